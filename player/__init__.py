@@ -1,0 +1,1 @@
+"""Timbre's music player without a screen: library scan, tags, storage, playback, history."""

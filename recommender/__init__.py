@@ -1,0 +1,1 @@
+"""Timbre's recommendation engine: audio features, similarity, taste, queues and playlists."""
