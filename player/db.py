@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from player.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 15_000
 
@@ -104,10 +106,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def utils_db(conn: sqlite3.Connection) -> sqlite_utils.Database:
+def utils_db(conn: sqlite3.Connection) -> "sqlite_utils.Database":
     """Wrap a connection for sqlite-utils' queries and introspection.
 
     Not for bulk writes: sqlite-utils commits every batch, measured 6x slower than one
     transaction for 100,000 rows; use `transaction()` and executemany there.
     """
+    import sqlite_utils  # 0.5 s to import: kept off the window's start-up path
+
     return sqlite_utils.Database(conn)

@@ -50,22 +50,28 @@ install_system_packages() {
 }
 
 install_venv() {
-    # The stamp records the pyproject it installed and its extras; a venv with the test
-    # extras also serves the player, so a plain ./timbre after ./run-tests installs nothing.
-    local extras stamp project
-    extras="${TIMBRE_EXTRAS:-}"
+    # The stamp records the pyproject it installed and its extras. A venv whose extras
+    # include the requested ones is up to date (the tests' venv serves the player too);
+    # otherwise install the union, so callers with different extras never flip-flop.
+    local stamp project have want extra all
     stamp="$VENV/.timbre-installed"
     project="$(sha256sum "$TIMBRE_ROOT/pyproject.toml" | cut -d' ' -f1)"
+    have="$(sed -n 's/^extras=//p' "$stamp" 2>/dev/null || true)"
+    want="${TIMBRE_EXTRAS:-}"
+    all="$have"
+    for extra in ${want//,/ }; do
+        case ",$all," in *",$extra,"*) ;; *) all="${all:+$all,}$extra" ;; esac
+    done
     if [ -x "$VENV/bin/python" ] && grep -qx "pyproject=$project" "$stamp" 2>/dev/null \
-        && { [ -z "$extras" ] || grep -qx "extras=$extras" "$stamp"; }; then
+        && [ "$all" = "$have" ]; then
         return 0
     fi
     [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
     say "installing Timbre and its dependencies into $VENV (first run only)"
     local spec="$TIMBRE_ROOT"
-    [ -z "$extras" ] || spec="$TIMBRE_ROOT[$extras]"
+    [ -z "$all" ] || spec="$TIMBRE_ROOT[$all]"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"
-    printf 'pyproject=%s\nextras=%s\n' "$project" "$extras" > "$stamp"
+    printf 'pyproject=%s\nextras=%s\n' "$project" "$all" > "$stamp"
 }
 
 mkdir -p "$VENV"

@@ -9,6 +9,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+import sys  # noqa: E402
+
+# One numba cache for the whole run (the per-test XDG dirs would each recompile librosa's
+# kernels, ~18 s a time); recommender.features warms it under a lock.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(sys.prefix, "numba-cache"))
 
 from pathlib import Path  # noqa: E402
 

@@ -151,7 +151,8 @@ def tag(path: Path, **fields: object) -> None:
         for key, desc in txxx.items():
             if key in values:
                 v = values[key]
-                text = f"{v:+.2f} dB" if key.endswith("gain") else f"{v:.6f}"
+                text = (f"{v:+.2f} dB" if key.endswith("gain") else
+                        f"{v:.6f}" if key.startswith("rg_") else str(v))
                 id3.add(TXXX(encoding=3, desc=desc, text=[text]))
         if "mb_recording_id" in values:
             id3.add(UFID(owner="http://musicbrainz.org", data=str(values["mb_recording_id"]).encode()))

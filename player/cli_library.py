@@ -1,0 +1,143 @@
+"""Library commands: scan, library, errors, search."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from threading import Event
+
+from player.cli_common import (
+    TerminalProgress,
+    add_db_option,
+    db_path,
+    format_duration,
+    open_db,
+    print_json,
+)
+from player.library import add_root, list_roots, scan_errors, search, track_rows
+from player.scanner import ScanReport, scan
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the library subcommands to the `timbre` parser."""
+    p = sub.add_parser("scan", help="add folders to the library and scan them; "
+                       "without a folder, rescan the library's folders")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="music folders to add and scan")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="tag-reading processes (default: 1, or 2 for large scans)")
+    add_db_option(p)
+    p.set_defaults(func=_scan)
+
+    p = sub.add_parser("library", help="list every track")
+    p.add_argument("--json", action="store_true", help="print a JSON list of tracks")
+    add_db_option(p)
+    p.set_defaults(func=_library)
+
+    p = sub.add_parser("errors", help="list the files the scan could not read")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_db_option(p)
+    p.set_defaults(func=_errors)
+
+    p = sub.add_parser("search", help="find tracks by title, artist, album, genre, composer")
+    p.add_argument("query", nargs="+", metavar="QUERY")
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--json", action="store_true", help="print the matching tracks as JSON")
+    add_db_option(p)
+    p.set_defaults(func=_search)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    path = db_path(args)
+    for folder in args.paths:
+        if not os.path.isdir(folder):
+            print(f"timbre: {folder} is not a folder; nothing was added", file=sys.stderr)
+            return 2
+    conn = open_db(args)
+    try:
+        if args.paths:
+            for folder in args.paths:
+                add_root(conn, folder)
+            roots: list[str] | None = list(args.paths)
+        else:
+            if not list_roots(conn):
+                print("timbre: the library has no folders yet: timbre scan FOLDER...",
+                      file=sys.stderr)
+                return 2
+            roots = None
+    finally:
+        conn.close()
+    progress = TerminalProgress("Scanning")
+    cancel = Event()
+    try:
+        report = scan(roots, path, progress=progress, cancel=cancel, workers=args.workers)
+    finally:
+        progress.close()
+    if args.json:
+        print_json(report.summary())
+    else:
+        _print_report(report)
+    return 0
+
+
+def _print_report(report: ScanReport) -> None:
+    parts = [f"{report.added} added", f"{report.updated} updated", f"{report.moved} moved",
+             f"{report.removed} removed", f"{report.unchanged} unchanged",
+             f"{report.failed} failed"]
+    took = (f"{report.seconds:.2f} s" if report.seconds < 60
+            else format_duration(report.seconds))
+    print(f"{', '.join(parts)} in {took}")
+    for root in report.missing_roots:
+        print(f"warning: {root} is missing or not mounted; its tracks were kept",
+              file=sys.stderr)
+    if report.failed:
+        print("see `timbre errors` for the files that could not be read", file=sys.stderr)
+    if report.cancelled:
+        print("the scan was cancelled; run it again to continue", file=sys.stderr)
+
+
+def _library(args: argparse.Namespace) -> int:
+    conn = open_db(args)
+    try:
+        rows = track_rows(conn)
+    finally:
+        conn.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        who = row["artist"] or "Unknown artist"
+        length = format_duration(row["duration_s"]) if row["duration_s"] else "?"
+        print(f"{row['id']:>6}  {who} - {row['title']}  [{row['album'] or ''}]  {length}")
+    return 0
+
+
+def _errors(args: argparse.Namespace) -> int:
+    conn = open_db(args)
+    try:
+        rows = scan_errors(conn)
+    finally:
+        conn.close()
+    if args.json:
+        print_json([{"path": r["path"], "reason": r["reason"]} for r in rows])
+        return 0
+    for r in rows:
+        print(f"{r['path']}: {r['reason']}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    conn = open_db(args)
+    try:
+        ids = search(conn, " ".join(args.query), limit=args.limit)
+        rows = track_rows(conn, ids)
+    finally:
+        conn.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        print(f"{row['id']:>6}  {row['artist'] or 'Unknown artist'} - {row['title']}"
+              f"  [{row['album'] or ''}]")
+    return 0

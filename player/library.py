@@ -1,0 +1,149 @@
+"""The library's read side: roots, full-text search, track rows and scan errors.
+
+The window and the CLI read the library through these functions; the scanner
+(player/scanner.py) is the only writer of tracks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from player.db import transaction
+from player.models import TrackId
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_JSON_COLUMNS = ("artists", "genres")
+_HIDDEN_COLUMNS = ("path_bytes",)
+
+
+@dataclass(frozen=True)
+class Root:
+    """A library folder the user added."""
+
+    id: int
+    path: str  # for display
+    path_bytes: bytes
+    last_scan_at: float | None
+    last_scan_status: str | None  # ok | missing | cancelled
+    track_count: int
+
+
+def display_path(path: bytes | str) -> str:
+    """Return a path for display: valid UTF-8 as is, other bytes escaped (\\xff)."""
+    if isinstance(path, str):
+        path = os.fsencode(path)
+    return path.decode("utf-8", "backslashreplace")
+
+
+def root_key(path: str | bytes | os.PathLike[str]) -> bytes:
+    """Return the normalised absolute bytes path a root is stored under."""
+    return os.fsencode(os.path.abspath(os.fsencode(path)))
+
+
+def add_root(conn: sqlite3.Connection, path: str | bytes | os.PathLike[str]) -> int:
+    """Remember a library folder (once); return its id."""
+    key = root_key(path)
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO roots (path, path_bytes, added_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(path_bytes) DO NOTHING",
+            (display_path(key), key, time.time()),
+        )
+        row = conn.execute("SELECT id FROM roots WHERE path_bytes = ?", (key,)).fetchone()
+    return int(row[0])
+
+
+def remove_root(conn: sqlite3.Connection, root_id: int) -> None:
+    """Forget a library folder; its tracks stay until a scan of it removes them."""
+    with transaction(conn):
+        conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+
+
+def list_roots(conn: sqlite3.Connection) -> list[Root]:
+    """Return the library folders, in the order they were added."""
+    rows = conn.execute(
+        """SELECT r.id, r.path, r.path_bytes, r.last_scan_at, r.last_scan_status,
+                  (SELECT count(*) FROM tracks t WHERE t.root_id = r.id)
+           FROM roots r ORDER BY r.id"""
+    )
+    return [Root(int(i), p, bytes(pb), at, status, int(n)) for i, p, pb, at, status, n in rows]
+
+
+def fts_query(text: str) -> str | None:
+    """Turn user text into a safe FTS5 query: every word, as a prefix, all required.
+
+    Quotes, operators (AND, NEAR, -, ^, *, :) and parentheses in the text are plain
+    text here: only runs of letters and digits survive, each quoted.
+    """
+    words = _WORD.findall(text)
+    if not words:
+        return None
+    return " ".join(f'"{word}"*' for word in words[:32])
+
+
+def search(conn: sqlite3.Connection, query: str, limit: int = 200) -> list[TrackId]:
+    """Return the ids of tracks matching every word of query (prefixes), best first.
+
+    Matches title, artist, album, album artist, genre and composer, ignoring case and
+    accents ("beyonce" finds "Beyoncé").
+    """
+    match = fts_query(query)
+    if match is None:
+        return []
+    rows = conn.execute(
+        "SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ? ORDER BY rank LIMIT ?",
+        (match, limit),
+    )
+    return [TrackId(int(r[0])) for r in rows]
+
+
+def track_columns(conn: sqlite3.Connection) -> list[str]:
+    """Return the names of the `tracks` columns shown to users (all but path_bytes)."""
+    return [r[1] for r in conn.execute("PRAGMA table_info(tracks)")
+            if r[1] not in _HIDDEN_COLUMNS]
+
+
+def _row_dict(columns: list[str], row: tuple[Any, ...]) -> dict[str, Any]:
+    item = dict(zip(columns, row, strict=True))
+    for name in _JSON_COLUMNS:
+        if name in item:
+            item[name] = json.loads(item[name]) if item[name] else []
+    return item
+
+
+def track_rows(conn: sqlite3.Connection, ids: list[TrackId] | None = None) -> list[dict[str, Any]]:
+    """Return tracks as dicts keyed by column name (artists/genres as lists).
+
+    All tracks ordered by id, or the given ids in their order.
+    """
+    columns = track_columns(conn)
+    select = f"SELECT {', '.join(columns)} FROM tracks"
+    if ids is None:
+        return [_row_dict(columns, row) for row in conn.execute(f"{select} ORDER BY id")]
+    by_id: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in conn.execute(f"{select} WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            item = _row_dict(columns, row)
+            by_id[item["id"]] = item
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def scan_errors(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Return the files the last scans could not read: path, reason, at."""
+    return [
+        {"path": path, "reason": reason, "at": at}
+        for path, reason, at in conn.execute(
+            "SELECT path, reason, at FROM scan_errors ORDER BY path")
+    ]
+
+
+def track_count(conn: sqlite3.Connection) -> int:
+    """Return how many tracks the library holds."""
+    return int(conn.execute("SELECT count(*) FROM tracks").fetchone()[0])
