@@ -1,0 +1,183 @@
+"""Known answers for the audio features and the excerpt decoder, on generated audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from recommender.decode import EXCERPT_S, SR_HZ, DecodeError, decode
+from recommender.features import (
+    FEATURE_GROUPS,
+    FEATURE_NAMES,
+    KEYS,
+    SilentAudioError,
+    estimate_key,
+    extract,
+)
+from tests.media import chord, clicks, noise, tone, write_audio
+
+pytestmark = pytest.mark.slow
+
+C_MAJOR = [261.63, 329.63, 392.00]
+F_MAJOR = [349.23, 440.00, 523.25]
+G_MAJOR = [392.00, 493.88, 587.33]
+A_MINOR = [220.00, 261.63, 329.63]
+D_MINOR = [293.66, 349.23, 440.00]
+E_MAJOR = [329.63, 415.30, 493.88]
+
+
+def song(chords: list[list[float]], bpm: float, seconds: float = 40.0, seed: int = 0) -> np.ndarray:
+    """Return a chord progression, one chord per bar, over a click track, shape (n,)."""
+    bar_s = 4 * 60.0 / bpm
+    n = int(seconds * SR_HZ)
+    harmony = np.concatenate([chord(c, bar_s) for c in chords * int(seconds / bar_s + 4)])[:n]
+    beat = clicks(bpm, seconds)[:n]
+    return (harmony + 0.5 * beat + noise(seconds, amp=0.01, seed=seed)[:n]).astype(np.float32)
+
+
+def test_layout_names_every_column_once_in_one_group() -> None:
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+    grouped = sorted(i for cols in FEATURE_GROUPS.values() for i in cols)
+    assert grouped == list(range(len(FEATURE_NAMES)))
+    assert set(FEATURE_GROUPS) == {"timbre", "harmony", "rhythm", "loudness"}
+    vector = extract(tone(440, 5), SR_HZ).vector
+    assert vector.dtype == np.float32
+    assert vector.shape == (len(FEATURE_NAMES),)
+    assert np.all(np.isfinite(vector))
+
+
+@pytest.mark.parametrize("bpm", [90, 140])
+def test_click_track_tempo(bpm: int) -> None:
+    features = extract(clicks(bpm, 30), SR_HZ)
+    assert features.descriptors.tempo_bpm == pytest.approx(bpm, abs=2)
+    assert features.descriptors.tempo_confidence > 0.5
+    assert features["beat_regularity"] > 0.5
+
+
+def test_steady_tone_has_no_confident_tempo() -> None:
+    steady = extract(tone(440, 20), SR_HZ)
+    clicked = extract(clicks(120, 20), SR_HZ)
+    assert steady.descriptors.tempo_confidence < clicked.descriptors.tempo_confidence
+    assert steady.descriptors.danceability < clicked.descriptors.danceability
+
+
+def test_brighter_tone_has_higher_centroid() -> None:
+    results = [extract(tone(hz, 5), SR_HZ) for hz in (220, 880, 3520)]
+    centroids = [f["centroid_mean_hz"] for f in results]
+    assert centroids == sorted(centroids)
+    assert centroids[0] == pytest.approx(220, rel=0.2)
+    brightness = [f.descriptors.brightness for f in results]
+    assert brightness == sorted(brightness) and brightness[0] < brightness[-1]
+
+
+@pytest.mark.parametrize(("chords", "key", "mode"), [
+    ([C_MAJOR, F_MAJOR, G_MAJOR, C_MAJOR], "C", "major"),
+    ([A_MINOR, D_MINOR, E_MAJOR, A_MINOR], "A", "minor"),
+])
+def test_chord_progression_key(chords: list[list[float]], key: str, mode: str) -> None:
+    progression = np.concatenate([chord(c, 2.0) for c in chords * 4])
+    d = extract(progression, SR_HZ).descriptors
+    assert (d.key, d.mode) == (key, mode)
+    assert d.key_confidence > 0.5
+
+
+def test_key_profile_rotates_with_the_tonic() -> None:
+    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+    for tonic in range(12):
+        assert estimate_key(np.roll(major, tonic))[:2] == (tonic, True)
+    assert KEYS[estimate_key(np.roll(major, 7))[0]] == "G"
+
+
+def test_quiet_copy_is_less_loud() -> None:
+    music = song([C_MAJOR, F_MAJOR, G_MAJOR, C_MAJOR], 120, seconds=20)
+    loud = extract(music, SR_HZ)
+    quiet = extract(music * 0.1, SR_HZ)
+    assert quiet.descriptors.loudness_db == pytest.approx(loud.descriptors.loudness_db - 20, abs=0.1)
+    assert quiet["rms_mean"] < loud["rms_mean"]
+    assert quiet.descriptors.energy < loud.descriptors.energy
+    # the shape of the sound does not change with its level
+    assert quiet.descriptors.key == loud.descriptors.key
+    assert quiet.descriptors.tempo_bpm == pytest.approx(loud.descriptors.tempo_bpm, abs=0.5)
+
+
+def test_clicks_are_less_acoustic_than_chords() -> None:
+    percussive = extract(clicks(120, 20), SR_HZ).descriptors.acousticness
+    harmonic = extract(np.concatenate([chord(C_MAJOR, 2.0)] * 10), SR_HZ).descriptors.acousticness
+    assert percussive < 0.5 < harmonic
+
+
+def test_silence_is_an_error() -> None:
+    with pytest.raises(SilentAudioError):
+        extract(np.zeros(SR_HZ * 5, dtype=np.float32), SR_HZ)
+
+
+def test_same_audio_in_every_format_gives_nearly_the_same_vector(tmp_path: Path) -> None:
+    # Written at 44.1 kHz like real releases, so lossy encoders keep what 22 kHz analysis sees.
+    music = song([C_MAJOR, F_MAJOR, G_MAJOR, C_MAJOR], 100)
+    music_44k = soxr.resample(music, SR_HZ, 44_100)
+    reference = extract(decode(str(write_audio(tmp_path / "a.wav", music_44k, 44_100))).signal,
+                        SR_HZ)
+    other = extract(song([A_MINOR, D_MINOR, E_MAJOR, A_MINOR], 128, seed=1), SR_HZ)
+    vectors = {}
+    for fmt in ("flac", "mp3", "ogg", "opus", "m4a"):
+        path = write_audio(tmp_path / f"a.{fmt}", music_44k, 44_100)
+        features = extract(decode(str(path)).signal, SR_HZ)
+        vectors[fmt] = features.vector
+        assert (features.descriptors.key, features.descriptors.mode) == ("C", "major"), fmt
+        assert features.descriptors.tempo_bpm == pytest.approx(100, abs=1), fmt
+    # Distances in units of each column's spread over a few different sounds.
+    spread = np.stack([reference.vector, other.vector, *vectors.values(),
+                       extract(noise(20), SR_HZ).vector,
+                       extract(tone(440, 20), SR_HZ).vector]).std(axis=0) + 1e-9
+
+    def distance(v: np.ndarray) -> float:
+        return float(np.linalg.norm((v - reference.vector) / spread))
+
+    for fmt, vector in vectors.items():
+        assert distance(vector) < 0.4 * distance(other.vector), fmt
+
+
+@pytest.mark.parametrize("fmt", ["flac", "m4a"])
+def test_decode_reads_only_a_window_from_the_middle(tmp_path: Path, fmt: str) -> None:
+    # 100 s: 40 s at 220 Hz, 20 s at 880 Hz, 40 s at 220 Hz; the window is 35 s..65 s.
+    signal = np.concatenate([tone(220, 40), tone(880, 20), tone(220, 40)])
+    path = write_audio(tmp_path / f"long.{fmt}", signal)
+    excerpt = decode(str(path), 100.0)
+    assert excerpt.start_s == pytest.approx((100 - EXCERPT_S) / 2)
+    assert len(excerpt.signal) == pytest.approx(EXCERPT_S * SR_HZ, rel=0.01)
+    spectrum = np.abs(np.fft.rfft(excerpt.signal))
+    freqs = np.fft.rfftfreq(len(excerpt.signal), 1 / SR_HZ)
+    energy_880 = spectrum[(freqs > 850) & (freqs < 910)].sum()
+    energy_220 = spectrum[(freqs > 200) & (freqs < 240)].sum()
+    assert energy_880 > energy_220  # 20 of the 30 s are the middle section
+
+
+def test_decode_without_a_known_length_probes_it(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "a.m4a", tone(440, 50))
+    excerpt = decode(str(path))  # the library's length unknown: ffmpeg path probes it
+    assert excerpt.decoder == "ffmpeg"
+    assert excerpt.duration_s == pytest.approx(50, abs=0.5)
+    assert len(excerpt.signal) == pytest.approx(EXCERPT_S * SR_HZ, rel=0.01)
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("empty.flac", b"", "empty"),
+    ("random.flac", bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8)),
+     "cannot decode"),
+])
+def test_decode_rejects_bad_files_with_a_reason(tmp_path: Path, name: str, content: bytes,
+                                                reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DecodeError, match=reason):
+        decode(str(path))
+
+
+def test_decode_short_file_is_analysed_whole(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "short.ogg", tone(440, 5))
+    excerpt = decode(str(path))
+    assert excerpt.start_s == 0
+    assert len(excerpt.signal) == pytest.approx(5 * SR_HZ, rel=0.02)
