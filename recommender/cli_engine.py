@@ -1,0 +1,200 @@
+"""`timbre similar`, `foryou`, `like`, `ban`, `not-this`, `less-like-this`.
+
+This module is where the engine meets the SQLite library: it builds the source from
+player/ and hands it to the engine, which itself never sees SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from player import feedback as fb
+from player.cli_common import add_db_option, db_path, open_db, print_json
+from player.library_source import SqliteLibrarySource
+from player.models import TrackId
+from recommender.engine import Engine, default_features_version
+from recommender.foryou import BadLike
+from recommender.picks import Pick
+from recommender.taste import TasteModel, model_path_for
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the recommendation commands to the CLI."""
+    p = sub.add_parser("similar", help="tracks similar to one or more tracks (several = a radio)")
+    p.add_argument("tracks", nargs="+", metavar="TRACK", help="a track id or file path")
+    p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    add_db_option(p)
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("foryou", help="the For you queue: favourites, rediscoveries, discoveries")
+    p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--like", action="append", default=[], metavar="FIELD:VALUE",
+                   help='what you like, for a start: "genre:jazz", "artist:NAME", "mood:calm" '
+                        "(repeatable)")
+    p.add_argument("--adventurous", type=float, default=0.3, metavar="X",
+                   help="0 = familiar favourites .. 1 = mostly new discoveries (default 0.3)")
+    add_db_option(p)
+    p.set_defaults(func=cmd_foryou)
+
+    p = sub.add_parser("like", help="like a track (a strong positive signal)")
+    p.add_argument("track", metavar="TRACK")
+    p.add_argument("--undo", action="store_true", help="remove the like")
+    add_db_option(p)
+    p.set_defaults(func=cmd_like)
+
+    p = sub.add_parser("ban", help="never recommend a track or an artist")
+    p.add_argument("track", nargs="?", metavar="TRACK")
+    p.add_argument("--artist", metavar="NAME", help="ban an artist instead of a track")
+    p.add_argument("--undo", action="store_true", help="lift the ban")
+    add_db_option(p)
+    p.set_defaults(func=cmd_ban)
+
+    for name, kind, text in (
+        ("not-this", fb.NOT_THIS, "lower a track and its close neighbours"),
+        ("less-like-this", fb.LESS_LIKE_THIS, "recommend fewer tracks like this one"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("track", metavar="TRACK")
+        add_db_option(p)
+        p.set_defaults(func=cmd_feedback, kind=kind)
+
+
+def _plain(text: str | None) -> str:
+    """Return tag text safe for a terminal: control characters (escapes) removed."""
+    return "".join(c for c in (text or "") if unicodedata.category(c)[0] != "C")
+
+
+def load_taste(db: Path, features_version: int) -> TasteModel | None:
+    """Return the saved taste model of a database, or None (For you works without one).
+
+    A model file others could have written is refused (unpickling runs code): said on
+    stderr, and For you goes on without it.
+    """
+    try:
+        return TasteModel.load(model_path_for(db), features_version)
+    except PermissionError as exc:
+        print(f"timbre: {exc}; For you goes without the taste model", file=sys.stderr)
+        return None
+
+
+def _resolve(source: SqliteLibrarySource, refs: Sequence[str]) -> list[TrackId] | None:
+    ids = []
+    for ref in refs:
+        tid = source.find_track(ref)
+        if tid is None:
+            print(f"timbre: no track {ref!r} in the library (give a track id or its file path)",
+                  file=sys.stderr)
+            return None
+        ids.append(tid)
+    return ids
+
+
+def _print_picks(engine: Engine, picks: list[Pick], as_json: bool) -> None:
+    rows: list[dict[str, Any]] = []
+    for p in picks:
+        t = engine.track(p.track_id)
+        rows.append({
+            "id": int(p.track_id), "path": t.path if t else None,
+            "title": t.title if t else None, "artist": t.artist if t else None,
+            "score": round(p.score, 4), "why": p.why, "kind": p.kind,
+        })
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        print("Nothing to recommend yet: scan a folder (timbre scan) and analyse it.")
+        return
+    for i, r in enumerate(rows, start=1):
+        who = _plain(r["artist"]) or "unknown artist"
+        print(f"{i:>3}. {who} \u2014 {_plain(r['title'])}  [{r['id']}]  {r['score']:.2f}")
+        print(f"     {_plain(r['why'])}")
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    """Print tracks similar to the given ones."""
+    conn = open_db(args)
+    source = SqliteLibrarySource(conn)
+    ids = _resolve(source, args.tracks)
+    if ids is None:
+        return 1
+    engine = Engine(source)
+    _print_picks(engine, engine.similar(ids, max(1, args.n)), args.json)
+    return 0
+
+
+def cmd_foryou(args: argparse.Namespace) -> int:
+    """Print the For you queue."""
+    conn = open_db(args)
+    version = default_features_version()
+    engine = Engine(SqliteLibrarySource(conn), version, taste=load_taste(db_path(args), version))
+    try:
+        picks = engine.for_you(max(1, args.n), args.adventurous, args.like)
+    except BadLike as exc:
+        print(f"timbre: {exc}", file=sys.stderr)
+        return 2
+    _print_picks(engine, picks, args.json)
+    return 0
+
+
+def cmd_like(args: argparse.Namespace) -> int:
+    """Like (or unlike) a track."""
+    conn = open_db(args)
+    ids = _resolve(SqliteLibrarySource(conn), [args.track])
+    if ids is None:
+        return 1
+    if args.undo:
+        fb.unlike(conn, ids[0])
+        print(f"Removed the like of track {ids[0]}.")
+    else:
+        fb.like(conn, ids[0])
+        print(f"Liked track {ids[0]}.")
+    return 0
+
+
+def cmd_ban(args: argparse.Namespace) -> int:
+    """Ban (or unban) a track or an artist."""
+    conn = open_db(args)
+    if bool(args.artist) == bool(args.track):
+        print("timbre: give either a TRACK or --artist NAME", file=sys.stderr)
+        return 2
+    if args.artist:
+        if args.undo:
+            fb.unban_artist(conn, args.artist)
+            print(f"Lifted the ban on {_plain(args.artist)}.")
+        else:
+            try:
+                name = fb.ban_artist(conn, args.artist)
+            except ValueError as exc:
+                print(f"timbre: {exc}", file=sys.stderr)
+                return 2
+            print(f"Banned the artist {_plain(name)}: never recommended again.")
+        return 0
+    ids = _resolve(SqliteLibrarySource(conn), [args.track])
+    if ids is None:
+        return 1
+    if args.undo:
+        fb.unban_track(conn, ids[0])
+        print(f"Lifted the ban on track {ids[0]}.")
+    else:
+        fb.ban_track(conn, ids[0])
+        print(f"Banned track {ids[0]}: never recommended again.")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """Record "not this" or "less like this"."""
+    conn = open_db(args)
+    ids = _resolve(SqliteLibrarySource(conn), [args.track])
+    if ids is None:
+        return 1
+    fb.add_feedback(conn, ids[0], args.kind)
+    what = "it and its close neighbours" if args.kind == fb.NOT_THIS else "tracks like it"
+    print(f"Noted: {what} will come up less.")
+    return 0

@@ -1,0 +1,162 @@
+"""`timbre model status|train` (the taste model) and `timbre autotag` (tag suggestions).
+
+Like recommender/cli_engine.py, this is where the recommender meets the SQLite library:
+the source comes from player/, the models never see SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from player import suggestions_store as store
+from player.cli_common import add_db_option, db_path, open_db, print_json
+from player.library_source import SqliteLibrarySource
+from player.models import TrackId
+from recommender import autotag
+from recommender.taste import (
+    MIN_PLAYS,
+    TasteModel,
+    current_features,
+    model_path_for,
+    play_label,
+    taste_data,
+    train_or_update,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `model` and `autotag` to the CLI."""
+    model = sub.add_parser("model", help="the learned taste model (status, train)")
+    msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    p = msub.add_parser("status", help="is it trained, on how many plays, does it count")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_db_option(p)
+    p.set_defaults(func=cmd_status)
+    p = msub.add_parser("train", help="learn the new plays (or train from scratch)")
+    p.add_argument("--retrain", action="store_true", help="start from scratch")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_db_option(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "autotag", help="suggest genre and mood for untagged tracks (files untouched)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--min-confidence", type=float, default=autotag.MIN_CONFIDENCE, metavar="P",
+                   help=f"keep suggestions at least this sure (default {autotag.MIN_CONFIDENCE})")
+    p.add_argument("--accept", nargs=3, metavar=("TRACK", "FIELD", "VALUE"),
+                   help="write one suggestion into the file (the only way a file changes)")
+    add_db_option(p)
+    p.set_defaults(func=cmd_autotag)
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    if not status["trained"]:
+        return (f"Taste model: not trained ({status.get('labelled_plays', 0)} finished or skipped "
+                f"plays of analysed tracks; {MIN_PLAYS} needed). Run `timbre model train`.")
+    lines = [(f"Taste model: trained on {status['n_plays']} plays, features version "
+              f"{status['features_version']}.")]
+    if status.get("auc") is None:
+        lines.append(f"Held-out check: {status['why']}; it does not count yet.")
+    else:
+        lines.append(
+            f"Held-out check on the {status['n_holdout']} most recent plays: AUC "
+            f"{status['auc']:.3f} against {status['baseline_auc']:.3f} for the "
+            f"{status['baseline']}.")
+        lines.append("It counts in For you." if status["counts"]
+                     else f"It does not count in For you ({status['why']}).")
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print whether the taste model is trained and whether it beats the baselines."""
+    version, _ = current_features()
+    path = model_path_for(db_path(args))
+    try:
+        model = TasteModel.load(path, version)
+    except PermissionError as exc:
+        print(f"timbre: {exc}", file=sys.stderr)
+        return 2
+    if model is not None:
+        status = model.status()
+    else:
+        data = taste_data(SqliteLibrarySource(open_db(args)), version)
+        status = {"trained": False, "features_version": version, "n_plays": 0,
+                  "labelled_plays": sum(1 for p in data.plays if p.track_id in data.features
+                                        and play_label(p, data.liked, data.banned) is not None),
+                  "counts": False}
+    status["path"] = str(path)
+    if args.json:
+        print_json(status)
+    else:
+        print(_status_text(status))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the taste model from scratch or learn the plays since the last time."""
+    version, names = current_features()
+    data = taste_data(SqliteLibrarySource(open_db(args)), version)
+    try:
+        model, done = train_or_update(data, model_path_for(db_path(args)),
+                                      features_version=version, feature_names=names,
+                                      retrain=args.retrain)
+    except (ValueError, PermissionError) as exc:
+        print(f"timbre: {exc}", file=sys.stderr)
+        return 1
+    status = model.status() | {"done": done}
+    if args.json:
+        print_json(status)
+    else:
+        print(f"Taste model {done}.")
+        print(_status_text(status))
+    return 0
+
+
+def cmd_autotag(args: argparse.Namespace) -> int:
+    """Store genre and mood suggestions for untagged tracks, or accept one."""
+    conn = open_db(args)
+    if args.accept:
+        ref, field, value = args.accept
+        source = SqliteLibrarySource(conn)
+        tid = source.find_track(ref)
+        if tid is None:
+            print(f"timbre: no track {ref!r} in the library", file=sys.stderr)
+            return 1
+        try:
+            path = store.accept_suggestion(conn, TrackId(tid), field, value)
+        except store.SuggestionError as exc:
+            print(f"timbre: {exc}", file=sys.stderr)
+            return 1
+        print(f"Wrote {field} {value!r} into {path}.")
+        return 0
+    version, _ = current_features()
+    source = SqliteLibrarySource(conn)
+    tracks = source.tracks()
+    matrix = source.feature_matrix(version)
+    features = {TrackId(int(i)): matrix.vectors[r] for r, i in enumerate(matrix.ids)}
+    moods = store.read_moods((t.id, t.path) for t in tracks if t.id in features)
+    guesses, report = autotag.suggest(tracks, features, moods,
+                                      min_confidence=args.min_confidence)
+    model_version = f"autotag-{autotag.FORMAT}-features-{version}"
+    for field in ("genre", "mood"):
+        store.replace_suggestions(
+            conn, field,
+            [store.Suggestion(g.track_id, g.field, g.value, g.confidence) for g in guesses],
+            model_version)
+    if args.json:
+        print_json({"fields": report, "suggestions": [
+            {"id": g.track_id, "field": g.field, "value": g.value,
+             "confidence": round(g.confidence, 3)} for g in guesses]})
+        return 0
+    for field, info in report.items():
+        acc = info.get("accuracy")
+        extra = (f"; held-out accuracy {acc:.0%} "
+                 f"(nearest neighbour {info['nearest_neighbour']:.0%})" if acc is not None else "")
+        why = f" ({info['why']})" if "why" in info else ""
+        print(f"{field}: {info['suggested']} suggestions for {info['untagged']} untagged tracks, "
+              f"learned from {info['tagged']} tagged{extra}{why}")
+    print("Nothing was written into your files; accept a suggestion with "
+          "`timbre autotag --accept TRACK FIELD VALUE`.")
+    return 0

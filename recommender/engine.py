@@ -1,0 +1,167 @@
+"""The one facade the CLI, the headless player and the window use to recommend.
+
+    engine = Engine(SqliteLibrarySource(conn))
+    engine.similar([track_id], n=20)      # Play similar (several ids = multi-seed)
+    engine.for_you(n=20, adventurousness=0.3)
+    radio = engine.radio([track_id]); radio.next(10); radio.played(tid, skipped=True)
+
+Every call first checks the source's revision (a few aggregate queries): a play that
+ended is folded into the collaborative model and the taste profile without a refit, new
+feedback is re-read, and only a change to the tracks or their features rebuilds the
+content index. A taste model, when given, learns the new plays with a cheap
+`partial_fit` in memory; `timbre model train` is what saves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from player.models import Track, TrackId
+from recommender import foryou as foryou_mod
+from recommender.collaborative import CoListening
+from recommender.picks import Pick, Snapshot
+from recommender.radio import Radio
+from recommender.radio import similar as similar_picks
+from recommender.similarity import ContentSimilarity
+from recommender.source import LibrarySource, PlayLog, Revision
+
+if TYPE_CHECKING:  # recommender.taste pulls in the MLP: imported only when a model is used
+    from recommender.taste import TasteModel
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", ContentSimilarity, CoListening)
+
+
+def default_features_version() -> int:
+    """Return recommender.features.FEATURES_VERSION, or 1 before that module exists."""
+    try:
+        from recommender.features import FEATURES_VERSION
+    except ImportError:
+        return 1
+    return int(FEATURES_VERSION)
+
+
+class Engine:
+    """Recommendations over one library: Play similar, For you and radios, with reasons."""
+
+    def __init__(
+        self,
+        source: LibrarySource,
+        features_version: int | None = None,
+        *,
+        similarity: ContentSimilarity | None = None,
+        collaborative: CoListening | None = None,
+        taste: TasteModel | None = None,
+    ) -> None:
+        self.source = source
+        self.features_version = (
+            default_features_version() if features_version is None else features_version
+        )
+        self._similarity_template = similarity if similarity is not None else ContentSimilarity()
+        self._cf_template = collaborative if collaborative is not None else CoListening()
+        # The learned taste model (None: For you goes without it); it is updated here with
+        # each new play but saved only by `timbre model train` (train_or_update).
+        self.taste = taste
+        if taste is not None and taste.features_version != self.features_version:
+            log.warning("taste model of features version %d ignored (library has %d)",
+                        taste.features_version, self.features_version)
+            self.taste = None
+        self._snap: Snapshot | None = None
+        self._rev: Revision | None = None
+        self._lock = threading.RLock()
+        self.rebuilds = 0  # full rebuilds so far (tests and the status bar look at it)
+
+    # -- keeping up with the library -----------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Return the current state, catching up with the source first."""
+        with self._lock:
+            rev = self.source.revision()
+            snap, old = self._snap, self._rev
+            if snap is None or old is None or rev.tracks != old.tracks or rev.features != old.features \
+                    or rev.last_play_id < old.last_play_id:
+                snap = self._rebuild()
+            else:
+                if rev.last_play_id != old.last_play_id or rev.matched_plays != old.matched_plays:
+                    new = self.source.play_log(after_play_id=snap.log.last_play_id)
+                    if old.matched_plays + len(new) == rev.matched_plays:
+                        snap.cf.partial_fit(new)  # only new plays: fold them in
+                        snap.log = PlayLog.concat(snap.log, new)
+                    else:  # older plays changed (e.g. imports matched): redo the history
+                        snap.log = self.source.play_log()
+                        snap.cf = _clone(self._cf_template).fit(snap.log, now=time.time())
+                    snap.refresh_history()
+                if rev.feedback != old.feedback:
+                    snap.likes = dict(self.source.likes())
+                    snap.bans = self.source.bans()
+                    snap.feedback = list(self.source.feedback())
+                    snap.moods = dict(self.source.moods())
+                    snap.refresh_feedback()
+            if self.taste is not None and (old is None or rev.last_play_id != old.last_play_id):
+                self._update_taste(snap)
+            self._snap, self._rev = snap, rev
+            return snap
+
+    def _rebuild(self) -> Snapshot:
+        """Read everything and fit both models."""
+        src = self.source
+        features = src.feature_matrix(self.features_version)
+        sim = _clone(self._similarity_template).fit(src.tracks(), features)
+        log = src.play_log()
+        cf = _clone(self._cf_template).fit(log, now=time.time())
+        self.rebuilds += 1
+        return Snapshot(sim=sim, cf=cf, log=log, likes=dict(src.likes()), bans=src.bans(),
+                        feedback=list(src.feedback()), moods=dict(src.moods()),
+                        features=features)
+
+    def _update_taste(self, snap: Snapshot) -> None:
+        """Let the taste model learn the plays newer than the last it saw (partial_fit)."""
+        from recommender.taste import taste_data
+
+        if self.taste is None or not self.taste.status()["trained"]:
+            return  # an untrained model has nothing to update (and never counts)
+        try:
+            # Only the plays the model has not seen: reading the whole history per play
+            # would cost more than the partial_fit itself.
+            data = taste_data(self.source, self.features_version,
+                              since=self.taste.trained_through_, matrix=snap.features)
+            learned = self.taste.update(data)
+        except ValueError as exc:  # e.g. a vector layout the model was not trained on
+            log.warning("taste model dropped: %s", exc)
+            self.taste = None
+            return
+        if learned:
+            log.debug("taste model learned %d new plays", learned)
+
+    # -- recommending --------------------------------------------------------------------
+    def similar(self, seeds: Sequence[TrackId], n: int = 20) -> list[Pick]:
+        """Return n tracks like the seeds (never a seed, nor a duplicate of one)."""
+        snap = self.snapshot()
+        rows = [int(r) for r in snap.sim.rows_of([int(s) for s in seeds]) if r >= 0]
+        return similar_picks(snap, rows, n)
+
+    def for_you(self, n: int = 20, adventurousness: float = 0.3, likes: Sequence[str] = (),
+                now: float | None = None) -> list[Pick]:
+        """Return the For you queue (likes: "genre:jazz", "artist:X", "mood:calm")."""
+        snap = self.snapshot()
+        return foryou_mod.for_you(snap, n, adventurousness, likes, now, taste_model=self.taste)
+
+    def radio(self, seeds: Sequence[TrackId]) -> Radio:
+        """Return a radio from seed tracks; tell it what was played with radio.played()."""
+        return Radio(self.snapshot, seeds)
+
+    def track(self, track_id: TrackId) -> Track | None:
+        """Return a library track's metadata (None when unknown)."""
+        snap = self.snapshot()
+        row = int(snap.sim.rows_of([int(track_id)])[0])
+        return snap.track(row) if row >= 0 else None
+
+
+def _clone(estimator: E) -> E:
+    """Return an unfitted copy with the same settings (sklearn's clone, without sklearn)."""
+    params = {k: v for k, v in vars(estimator).items() if not k.endswith("_") and not k.startswith("_")}
+    return type(estimator)(**params)

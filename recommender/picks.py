@@ -1,0 +1,302 @@
+"""What every recommender shares: the engine's snapshot, picks with reasons, bans,
+feedback penalties, duplicate-free artist-spaced selection and smooth ordering."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from player.models import Track, TrackId
+from recommender.collaborative import CoListening
+from recommender.similarity import DUPLICATE_AUDIO_SIM, ContentSimilarity, normalise_text
+from recommender.source import (
+    DESCRIPTOR_NAMES,
+    LESS_LIKE_THIS,
+    NOT_THIS,
+    Bans,
+    FeatureMatrix,
+    FeedbackEvent,
+    PlayLog,
+)
+
+_TEMPO = DESCRIPTOR_NAMES.index("tempo_bpm")
+_KEY = DESCRIPTOR_NAMES.index("key")
+_MODE = DESCRIPTOR_NAMES.index("mode")
+_LOUD = DESCRIPTOR_NAMES.index("loudness_db")
+
+# "not this" nearly removes a track and dents its close neighbours; "less like this" is
+# gentler on the track and reaches further.
+FEEDBACK_RULES = {NOT_THIS: (0.05, 30, 0.6), LESS_LIKE_THIS: (0.4, 150, 0.45)}
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One recommended track, its score and why it was picked, in words."""
+
+    track_id: TrackId
+    score: float
+    why: str
+    kind: str = "similar"  # similar | radio | favourite | rediscovery | discovery | start
+
+
+@dataclass
+class Snapshot:
+    """Everything the engine has read and learned, in content-row space."""
+
+    sim: ContentSimilarity
+    cf: CoListening
+    log: PlayLog
+    likes: Mapping[TrackId, float]
+    bans: Bans
+    feedback: Sequence[FeedbackEvent]
+    moods: Mapping[TrackId, tuple[str, ...]]
+    # The raw feature vectors (sim.audio_ is normalised): what the taste model scores.
+    features: FeatureMatrix = field(default_factory=lambda: FeatureMatrix.empty(0))
+    banned_: np.ndarray = field(init=False)
+    penalty_: np.ndarray = field(init=False)
+    has_feedback_: bool = field(init=False)
+    cf_rows_: np.ndarray = field(init=False)
+    log_rows_: np.ndarray = field(init=False)
+    # Derived from the history, dropped whenever plays are added (see foryou.taste).
+    cache_: dict[object, object] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.refresh_feedback()
+        self.refresh_history()
+
+    def refresh_history(self) -> None:
+        """Recompute the row mappings after plays were added."""
+        self.cf_rows_ = self.sim.rows_of(self.cf.items_) if hasattr(self.cf, "items_") else np.zeros(0, np.int64)
+        self.log_rows_ = self.sim.rows_of(self.log.track)
+        self.cache_ = {}
+
+    def refresh_feedback(self) -> None:
+        """Recompute the ban mask and the feedback penalties."""
+        self.banned_ = banned_mask(self.sim, self.bans)
+        self.penalty_ = feedback_penalty(self.sim, self.feedback)
+        self.has_feedback_ = bool(self.feedback)
+
+    def track(self, row: int) -> Track | None:
+        """Return the track of a content row."""
+        return self.sim.tracks_[row]
+
+    def cf_sparse(self, rows: np.ndarray, weights: np.ndarray, after: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (content rows, scores) the profile reaches by co-listening (or "after")."""
+        if not hasattr(self.cf, "items_") or self.cf.items_.shape[0] == 0 or rows.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        idx = self.cf.index_of(self.sim.track_ids_[rows])
+        items, values = self.cf.profile_scores_sparse(idx, weights, after=after)
+        target = self.cf_rows_[items]
+        ok = target >= 0
+        return target[ok], values[ok].astype(np.float32)
+
+    def cf_scores(self, rows: np.ndarray, weights: np.ndarray, after: bool = False) -> np.ndarray:
+        """Return co-listening (or "played after") scores over content rows, shape (n,)."""
+        n = len(self.sim)
+        out = np.zeros(n, np.float32)
+        if not hasattr(self.cf, "items_") or self.cf.items_.shape[0] == 0 or rows.size == 0:
+            return out
+        idx = self.cf.index_of(self.sim.track_ids_[rows])
+        items, values = self.cf.profile_scores_sparse(idx, weights, after=after)
+        target = self.cf_rows_[items]
+        ok = target >= 0
+        out[target[ok]] = values[ok]
+        return out
+
+
+def banned_mask(sim: ContentSimilarity, bans: Bans) -> np.ndarray:
+    """Return True for every row that is banned, by id or by any of its artists."""
+    mask = np.zeros(len(sim), bool)
+    if bans.tracks:
+        rows = sim.rows_of(np.fromiter(bans.tracks, np.int64, len(bans.tracks)))
+        mask[rows[rows >= 0]] = True
+    if bans.artists:
+        banned = {normalise_text(a) for a in bans.artists}
+        for row, t in enumerate(sim.tracks_):
+            if t is None:
+                continue
+            names = [t.artist or "", t.albumartist or "", *t.artists]
+            if any(normalise_text(p) in banned for name in names for p in name.split(";")):
+                mask[row] = True
+    return mask
+
+
+def feedback_penalty(sim: ContentSimilarity, events: Sequence[FeedbackEvent]) -> np.ndarray:
+    """Return a multiplier per row (1 = untouched) from "not this" / "less like this"."""
+    factor = np.ones(len(sim), np.float32)
+    if not events:
+        return factor
+    by_kind: dict[str, list[int]] = {}
+    for e in events:
+        by_kind.setdefault(e.kind, []).append(int(e.track_id))
+    for kind, ids in by_kind.items():
+        own, reach, strength = FEEDBACK_RULES.get(kind, FEEDBACK_RULES[LESS_LIKE_THIS])
+        rows = sim.rows_of(np.asarray(ids, np.int64))
+        rows = rows[rows >= 0]
+        if rows.size == 0:
+            continue
+        per_seed = sim.seed_scores(rows)
+        for j, row in enumerate(rows):
+            near = sim.top(per_seed[:, j], reach + 1)
+            s = np.clip(per_seed[near, j], 0.0, 1.0)
+            factor[near] *= 1.0 - strength * s
+            factor[row] *= own
+    return factor
+
+
+def select(
+    snap: Snapshot,
+    ranked: Sequence[int] | np.ndarray,
+    n: int,
+    *,
+    scores: np.ndarray | None = None,
+    seeds: Sequence[int] = (),
+    chosen: list[int] | None = None,
+    album_cap: int = 2,
+    artist_gap: int = 3,
+    artist_cap: int | None = None,
+    tolerance: float = 0.2,
+) -> list[int]:
+    """Pick up to n rows from ranked (best first) and return chosen.
+
+    Never a banned row, a seed, or a duplicate of a seed or of another pick; at most
+    album_cap from a seed's album. Artists are spaced (once in artist_gap picks, at most
+    artist_cap times) unless the best spaced candidate scores more than tolerance
+    (relative) below the best candidate: a close track by the same artist beats an
+    unrelated one. chosen holds rows already picked (kept, and extended in place).
+    """
+    sim = snap.sim
+    chosen = [] if chosen is None else chosen
+    start = len(chosen)
+    artist_key, album_key = sim.artist_keys_, sim.album_keys_
+    seed_albums = {album_key[s] for s in seeds} - {""}
+    cap = artist_cap or max(2, math.ceil((n + start) / 4))
+    blocked = set(chosen) | {int(s) for s in seeds}
+    pending = [int(r) for r in ranked if int(r) not in blocked and not snap.banned_[int(r)]]
+    for other in (*seeds, *chosen):
+        pending = _drop_duplicates(sim, pending, int(other))
+    album_count: dict[str, int] = {}
+    for c in chosen:
+        album_count[album_key[c]] = album_count.get(album_key[c], 0) + 1
+
+    def spaced(row: int) -> bool:
+        artist = artist_key[row]
+        if not artist:
+            return True
+        if sum(artist_key[c] == artist for c in chosen) >= cap:
+            return False
+        recent = chosen[-(artist_gap - 1):] if artist_gap > 1 else []
+        return not any(artist_key[c] == artist for c in recent)
+
+    while len(chosen) - start < n and pending:
+        first: int | None = None
+        pick: int | None = None
+        for i, row in enumerate(pending):
+            album = album_key[row]
+            if album and album in seed_albums and album_count.get(album, 0) >= album_cap:
+                continue
+            if first is None:
+                first = i
+            if spaced(row):
+                pick = i
+                break
+            if scores is not None:
+                best = float(scores[pending[first]])
+                if float(scores[row]) < best - tolerance * abs(best):
+                    break  # the spaced candidates left are too weak: keep the best one
+        if pick is None:
+            pick = first
+        if pick is None:
+            break
+        row = pending.pop(pick)
+        chosen.append(row)
+        album_count[album_key[row]] = album_count.get(album_key[row], 0) + 1
+        pending = _drop_duplicates(sim, pending, row)
+    chosen[start:] = space_artists(chosen[start:], artist_key, artist_gap, chosen[:start])
+    return chosen
+
+
+def space_artists(rows: Sequence[int], keys: Sequence[str], gap: int = 3,
+                  before: Sequence[int] = ()) -> list[int]:
+    """Reorder rows, keeping rank order where possible, so an artist recurs at most once
+    in gap tracks (before: the rows already placed ahead of them)."""
+    left = list(rows)
+    out: list[int] = []
+    placed = list(before)
+    while left:
+        recent = {keys[r] for r in placed[-(gap - 1):]} - {""} if gap > 1 else set()
+        i = next((i for i, r in enumerate(left) if keys[r] not in recent), 0)
+        out.append(left.pop(i))
+        placed.append(out[-1])
+    return out
+
+
+def _drop_duplicates(sim: ContentSimilarity, rows: list[int], of: int) -> list[int]:
+    """Return rows without those that are the same song as row `of` (vectorised)."""
+    if not rows:
+        return rows
+    key = sim.dup_keys_[of]
+    same = np.zeros(len(rows), bool)
+    idx = np.asarray(rows, np.int64)
+    if key:
+        for i in np.flatnonzero(sim.dup_hash_[idx] == sim.dup_hash_[of]):
+            same[i] = sim.dup_keys_[rows[i]] == key
+    if sim.has_audio_[of]:
+        close = (sim.audio_[idx] @ sim.audio_[of]) >= DUPLICATE_AUDIO_SIM
+        same |= close & sim.has_audio_[idx]
+    return [r for r, dup in zip(rows, same, strict=True) if not dup]
+
+
+def _camelot(key: float, mode: float) -> float | None:
+    """Return the Camelot wheel position 0..11 of a key (relative majors/minors share it)."""
+    if not (np.isfinite(key) and np.isfinite(mode)):
+        return None
+    k = int(key) if mode >= 0.5 else (int(key) + 3) % 12  # A minor sits with C major
+    return float((k * 7) % 12)  # the circle of fifths
+
+
+def transition_cost(sim: ContentSimilarity, a: int, b: int) -> float:
+    """Return how rough going from row a to row b sounds (tempo, key, loudness); 0 = smooth."""
+    da, db = sim.descriptors_[a], sim.descriptors_[b]
+    cost = 0.0
+    ta, tb = da[_TEMPO], db[_TEMPO]
+    if np.isfinite(ta) and np.isfinite(tb) and ta > 0 and tb > 0:
+        r = abs(math.log2(float(ta / tb)))
+        cost += min(r, abs(r - 1.0)) / 0.1  # double or half time mixes well too
+    else:
+        cost += 0.5
+    ca, cb = _camelot(da[_KEY], da[_MODE]), _camelot(db[_KEY], db[_MODE])
+    if ca is not None and cb is not None:
+        d = abs(ca - cb) % 12
+        cost += min(d, 12 - d) / 3.0
+    else:
+        cost += 0.5
+    la, lb = da[_LOUD], db[_LOUD]
+    cost += abs(float(la - lb)) / 6.0 if np.isfinite(la) and np.isfinite(lb) else 0.3
+    return cost
+
+
+def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3, rank_weight: float = 0.15) -> list[int]:
+    """Order rows so that each step is smooth, starting from the best, artists spaced.
+
+    A greedy walk: the next track is the one with the lowest transition cost plus a
+    small penalty for its rank, so the best picks still come early.
+    """
+    rows = list(rows)
+    if len(rows) <= 2:
+        return rows
+    rank = {r: i for i, r in enumerate(rows)}
+    out = [rows[0]]
+    left = rows[1:]
+    while left:
+        keys = snap.sim.artist_keys_
+        recent = {keys[r] for r in out[-(artist_gap - 1):]} - {""}
+        spaced = [r for r in left if keys[r] not in recent] or left
+        best = min(spaced, key=lambda r: transition_cost(snap.sim, out[-1], r) + rank_weight * rank[r])
+        out.append(best)
+        left.remove(best)
+    return out

@@ -1,0 +1,189 @@
+"""For you and the radio: the mix, bans, skips, negative feedback, reasons, cold start."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from player import feedback as fb
+from player.db import connect
+from player.library_source import SqliteLibrarySource
+from recommender.engine import Engine
+from recommender.foryou import BadLike
+from recommender.similarity import ContentSimilarity
+from tests.reco_helpers import DAY, GROUPS, NOW, add_tracks, plays, standard_library
+
+
+def _engine(conn) -> Engine:  # type: ignore[no-untyped-def]
+    return Engine(SqliteLibrarySource(conn), features_version=1,
+                  similarity=ContentSimilarity(groups=GROUPS))
+
+
+@pytest.fixture
+def library(db_path: Path):  # type: ignore[no-untyped-def]
+    """4 styles x 10 tracks; a history of jazz (style 0) favourites, some old rock ones."""
+    conn = connect(db_path)
+    ids, labels = standard_library(conn, per_style=10)
+    jazz = [t for t, s in zip(ids, labels, strict=True) if s == 0]
+    rock = [t for t, s in zip(ids, labels, strict=True) if s == 1]
+    events = []
+    for d in range(20):  # the last three weeks: three jazz tracks, every evening
+        for k, tid in enumerate(jazz[:3]):
+            events.append((tid, NOW - (d + 1) * DAY + k * 300, False))
+    for d in range(10):  # half a year ago: two rock tracks, often
+        for k, tid in enumerate(rock[:2]):
+            events.append((tid, NOW - (180 + d) * DAY + k * 300, False))
+    plays(conn, events)
+    return conn, ids, labels
+
+
+def test_the_mix_follows_adventurousness(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, labels = library
+    engine = _engine(conn)
+    familiar = engine.for_you(10, adventurousness=0.0, now=NOW)
+    bold = engine.for_you(10, adventurousness=1.0, now=NOW)
+    count = lambda picks, kind: sum(p.kind == kind for p in picks)  # noqa: E731
+    assert count(familiar, "discovery") < count(bold, "discovery")
+    assert {p.kind for p in familiar} >= {"favourite", "rediscovery"}
+    rediscovered = [p.track_id for p in familiar if p.kind == "rediscovery"]
+    assert set(rediscovered) <= set(ids[10:12])  # the rock tracks not heard for months
+    # Discoveries are close to the taste: jazz, the style played every day.
+    style = dict(zip(ids, labels, strict=True))
+    found = [style[p.track_id] for p in bold if p.kind == "discovery"]
+    assert found and np.mean([s == 0 for s in found]) >= 0.5
+
+
+def test_reasons_name_real_evidence(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, _ = library
+    engine = _engine(conn)
+    picks = engine.for_you(12, adventurousness=0.5, now=NOW)
+    counts = {tid: n for tid, n in conn.execute(
+        "SELECT track_id, play_count FROM track_stats")}
+    titles = {r[0]: r[1] for r in conn.execute("SELECT id, title FROM tracks")}
+    for p in picks:
+        assert p.why
+        if p.kind == "favourite":
+            n = int(re.search(r"played it (\d+) times", p.why).group(1))  # type: ignore[union-attr]
+            assert n <= counts[p.track_id]
+        elif p.kind == "rediscovery":
+            assert f"played it {counts[p.track_id]} times" in p.why
+        elif p.kind == "discovery":
+            named = re.search(r"\u201c(.+?)\u201d", p.why).group(1)  # type: ignore[union-attr]
+            source = next(t for t, title in titles.items() if title == named)
+            assert counts.get(source, 0) > 0  # it names a track really played
+            m = re.search(r"which you played (\d+) times", p.why)
+            if m:
+                assert int(m.group(1)) == counts[source]
+
+
+def test_banned_artist_never_appears(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, _ = library
+    engine = _engine(conn)
+    fb.ban_artist(conn, "  jazz ARTIST 0 ")
+    fb.ban_track(conn, ids[1])
+    banned = {r[0] for r in conn.execute("SELECT id FROM tracks WHERE artist = 'Jazz Artist 0'")}
+    banned.add(ids[1])
+    for adventurousness in (0.0, 0.5, 1.0):
+        got = {p.track_id for p in engine.for_you(30, adventurousness, now=NOW)}
+        assert got and not got & banned
+    assert not {p.track_id for p in engine.similar([ids[2]], 30)} & banned
+    radio = engine.radio([ids[2]])
+    assert not {p.track_id for p in radio.next(20)} & banned
+    cold = engine.for_you(20, likes=["genre:jazz"], now=NOW)
+    assert not {p.track_id for p in cold} & banned
+
+
+def test_a_skip_lowers_a_track(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, _ = library
+    engine = _engine(conn)
+    target = ids[5]  # a jazz track never played: a discovery
+    def score() -> float:  # noqa: E306
+        picks = {p.track_id: p.score for p in engine.for_you(40, adventurousness=1.0, now=NOW)}
+        return picks.get(target, -np.inf)
+    before = score()
+    assert np.isfinite(before)
+    plays(conn, [(target, NOW - 20 * 3600, True)])
+    assert score() < before
+
+
+def test_not_this_lowers_the_track_and_its_neighbours(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, _ = library
+    engine = _engine(conn)
+    seed = ids[3]
+    before = {p.track_id: (i, p.score) for i, p in enumerate(engine.similar([seed], 39))}
+    first = engine.similar([seed], 1)[0].track_id
+    fb.not_this(conn, first)
+    after = {p.track_id: (i, p.score) for i, p in enumerate(engine.similar([seed], 39))}
+    assert after.get(first, (99, -1))[1] < 0.2 * before[first][1]
+    # Its close neighbours (the other jazz tracks) are dented too, less than itself.
+    others = [t for t in ids[:10] if t not in (seed, first) and t in before and t in after]
+    assert all(after[t][1] < before[t][1] for t in others)
+    # "less like this" is gentler on the track itself.
+    fb.less_like_this(conn, ids[20])
+    s_before = {p.track_id: p.score for p in _engine(conn).similar([ids[21]], 39)}
+    assert ids[20] in s_before
+
+
+def test_recently_played_is_not_offered_and_artists_are_spaced(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, _ = library
+    # A remaster of the track just heard, never played itself: a near-duplicate.
+    remaster = add_tracks(conn, [{"title": "jazz song 0 (2019 Remaster)", "artist": "Jazz Artist 0",
+                                  "genres": ["jazz"], "path": "/music/remaster.flac"}])[0]
+    plays(conn, [(ids[0], NOW - 3600, False)])
+    picks = _engine(conn).for_you(12, adventurousness=0.4, now=NOW)
+    assert not {ids[0], remaster} & {p.track_id for p in picks}
+    later = {p.track_id for p in _engine(conn).for_you(40, adventurousness=1.0, now=NOW + DAY)}
+    assert len(later & {ids[0], remaster}) == 1  # a day later: one version, never both
+    artists = [r[0] for p in picks for r in conn.execute("SELECT artist FROM tracks WHERE id=?", (p.track_id,))]
+    assert all(a != b for a, b in zip(artists, artists[1:]))
+
+
+def test_cold_start_from_likes(db_path: Path) -> None:
+    conn = connect(db_path)
+    ids, labels = standard_library(conn, per_style=8)
+    engine = _engine(conn)
+    style = dict(zip(ids, labels, strict=True))
+    jazz = engine.for_you(6, likes=["genre:jazz"], now=NOW)
+    assert len(jazz) == 6 and all(style[p.track_id] == 0 for p in jazz)
+    assert all(p.why == "matches what you like: genre jazz" for p in jazz)
+    calm = engine.for_you(6, likes=["mood:calm"], now=NOW)  # energy <= 0.4: jazz and ambient
+    assert calm and all(style[p.track_id] in (0, 2) for p in calm)
+    mixed = engine.for_you(8, likes=["artist:Metal Artist 1", "genre:ambient"], now=NOW)
+    assert {style[p.track_id] for p in mixed} <= {2, 3}
+    assert any("artist Metal Artist 1" in p.why for p in mixed)
+    with pytest.raises(BadLike, match="genre:NAME"):
+        engine.for_you(5, likes=["jazz"])
+    # With nothing at all to go on, a varied start that says how to teach it.
+    start = engine.for_you(5, now=NOW)
+    assert len(start) == 5 and "--like" in start[0].why
+
+
+def test_radio_steers_away_from_skips(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, labels = library
+    engine = _engine(conn)
+    style = dict(zip(ids, labels, strict=True))
+    # Seeds from two styles; the listener skips everything of one of them.
+    radio = engine.radio([ids[0], ids[30]])  # jazz and metal
+    first = radio.next(6)
+    assert {style[p.track_id] for p in first} == {0, 3}
+    for p in first:
+        radio.played(p.track_id, skipped=style[p.track_id] == 3)
+    later = radio.next(6)
+    assert not {p.track_id for p in later} & {p.track_id for p in first}
+    assert sum(style[p.track_id] == 0 for p in later) > sum(style[p.track_id] == 3 for p in later)
+    assert all(p.kind == "radio" and p.why for p in later)
+
+
+def test_liked_track_is_a_strong_positive(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, labels = library
+    ambient = [t for t, s in zip(ids, labels, strict=True) if s == 2]
+    fb.like(conn, ambient[0])  # never played: the like alone must count
+    picks = _engine(conn).for_you(20, adventurousness=0.6, now=NOW)
+    why = {p.track_id: p.why for p in picks}
+    assert why.get(ambient[0]) == "you liked it"
+    liked_title = conn.execute("SELECT title FROM tracks WHERE id=?", (ambient[0],)).fetchone()[0]
+    near = [t for t, w in why.items() if f"you liked \u201c{liked_title}\u201d" in w]
+    assert near and all(labels[ids.index(t)] == 2 for t in near)
