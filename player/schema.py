@@ -248,6 +248,16 @@ MIGRATION_1 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1]
+# Star ratings (issue 7): a table of their own, so a rescan rewriting track rows never
+# touches them; 1..5 stars, no row for unrated.
+MIGRATION_2 = [
+    """CREATE TABLE ratings (
+        track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+        stars INTEGER NOT NULL CHECK (stars BETWEEN 1 AND 5),
+        at REAL NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2]
 
 SCHEMA_VERSION = len(MIGRATIONS)
