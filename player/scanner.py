@@ -26,6 +26,7 @@ from threading import Event
 from typing import Any
 
 from player.db import connect, transaction
+from player.history_import import rematch_unmatched
 from player.library import add_root, display_path, root_key
 from player.paths import covers_dir
 from player.scan_pool import ReaderPool
@@ -59,6 +60,7 @@ class ScanReport:
     seconds: float = 0.0
     missing_roots: list[str] = field(default_factory=list)
     cancelled: bool = False
+    rematched: int = 0  # imported listens that found their track in this scan
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), new ones
 
     def summary(self) -> dict[str, object]:
@@ -67,7 +69,7 @@ class ScanReport:
             "added": self.added, "updated": self.updated, "moved": self.moved,
             "removed": self.removed, "unchanged": self.unchanged, "failed": self.failed,
             "seconds": round(self.seconds, 3), "missing_roots": self.missing_roots,
-            "cancelled": self.cancelled,
+            "cancelled": self.cancelled, "rematched": self.rematched,
         }
 
 
@@ -175,6 +177,9 @@ def scan(
                 report.cancelled = True
             else:
                 report.removed = _remove_disappeared(conn, walk, known, disappeared)
+                if report.added or report.updated or report.moved:
+                    # imported listens kept unmatched may now have their track
+                    report.rematched = rematch_unmatched(conn)
         status = "cancelled" if report.cancelled else "ok"
         for root_id, _root in present:
             _mark_root(conn, root_id, status, set_missing=root_id in was_missing)

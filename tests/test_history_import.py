@@ -306,3 +306,22 @@ def test_timbre_history_import_is_wired(conn: sqlite3.Connection, lib: dict[str,
     assert json.loads(capsys.readouterr().out)["added"] == 4
     assert run(["history", "import", str(tmp_path / "missing.csv")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_real_scan_matches_kept_listens(db_path: Path, tmp_path: Path) -> None:
+    from threading import Event
+
+    from player.scanner import scan
+    from tests.media import make_track
+
+    conn = connect(db_path)
+    history = tmp_path / "lastfm.csv"
+    history.write_text("Nobody,Nothing,Nowhere,03 Mar 2019 08:00\n", "utf-8")
+    assert import_history(conn, history).unmatched == 1
+    music = tmp_path / "music"
+    make_track(music / "nowhere.flac", title="Nowhere", artist="Nobody", album="Nothing")
+    report = scan([music], db_path, cancel=Event())
+    assert report.added == 1 and report.rematched == 1
+    track_id = conn.execute("SELECT id FROM tracks").fetchone()[0]
+    assert [p[0] for p in plays(conn)] == [track_id]
+    assert stats(conn, track_id) == (1, 0)
