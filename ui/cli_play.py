@@ -1,0 +1,157 @@
+"""`timbre play`: play without a window, with MPRIS and the history logged as usual."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sqlite3
+import sys
+
+from player.cli_common import add_db_option, open_db
+from player.models import TrackId
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `play TRACK|--foryou|--similar TRACK [--for SECONDS]`."""
+    p = subparsers.add_parser(
+        "play", help="play in the terminal, without a window",
+        description="Play a library track (its id or its file path), the For you queue, or "
+        "tracks similar to one. Desktop media keys and playerctl control it over MPRIS; "
+        "plays are logged as in the window. Ctrl-C stops.",
+    )
+    add_db_option(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("track", nargs="?", help="a track id or the path of a library file")
+    what.add_argument("--foryou", action="store_true", help="play the For you queue")
+    what.add_argument("--similar", metavar="TRACK", help="play tracks similar to TRACK")
+    p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS",
+                   help="stop after this many seconds")
+    p.add_argument("-n", "--count", type=int, default=25,
+                   help="how many tracks --foryou/--similar queue (default 25)")
+    p.add_argument("--crossfade", type=float, default=0.0, metavar="SECONDS",
+                   help="crossfade between tracks, 0-10 s (default 0)")
+    p.add_argument("--replaygain", choices=("off", "track", "album"), default="track",
+                   help="volume levelling from ReplayGain tags (default track)")
+    p.add_argument("--no-mpris", action="store_true", help="do not publish on D-Bus")
+    p.set_defaults(func=_run)
+
+
+class PlayError(Exception):
+    """The command cannot start; the message says why."""
+
+
+def resolve_track(conn: sqlite3.Connection, text: str) -> TrackId:
+    """Return the library track named by an id or a file path."""
+    if text.isdigit():
+        row = conn.execute("SELECT id FROM tracks WHERE id = ?", (int(text),)).fetchone()
+        if row:
+            return TrackId(row[0])
+    path = os.fsencode(os.path.abspath(os.path.expanduser(text)))
+    row = conn.execute("SELECT id FROM tracks WHERE path_bytes = ?", (path,)).fetchone()
+    if row:
+        return TrackId(row[0])
+    if os.path.exists(path):
+        raise PlayError(f"{text} is not in the library; add its folder with `timbre scan`")
+    raise PlayError(f"no library track {text!r} (give a track id or a library file's path)")
+
+
+def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
+               ) -> tuple[list[TrackId], str, str | None]:
+    """Return the track ids to play, their source and source_ref."""
+    if args.track:
+        return [resolve_track(conn, args.track)], "library", None
+    from player.library_source import SqliteLibrarySource
+    from recommender.engine import Engine
+
+    engine = Engine(SqliteLibrarySource(conn))
+    if args.foryou:
+        picks = engine.for_you(args.count)
+        if not picks:
+            raise PlayError("For you is empty: scan and analyse the library first")
+        return [p.track_id for p in picks], "foryou", None
+    seed = resolve_track(conn, args.similar)
+    picks = engine.similar([seed], args.count)
+    return [seed] + [p.track_id for p in picks], "radio", str(int(seed))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from player.mpris import MprisService
+    from player.playback import PlaybackEngine, PlaybackSettings
+
+    conn = open_db(args)
+    try:
+        ids, source, source_ref = _queue_for(conn, args)
+    except PlayError as exc:
+        print(f"timbre: {exc}", file=sys.stderr)
+        conn.close()
+        return 2
+    app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    settings = PlaybackSettings(replaygain_mode=args.replaygain)
+    engine = PlaybackEngine(conn, settings)
+    engine.restore()  # recovers a play left by a killed session; keeps volume and modes
+    engine.set_crossfade(args.crossfade)
+    mpris = None if args.no_mpris else MprisService.start(engine)
+    outcome = {"played": 0, "failed": 0, "code": 0}
+
+    def on_started(track: object) -> None:
+        who = getattr(track, "artist", None)
+        title = getattr(track, "title", "")
+        print(f"▶ {who} - {title}" if who else f"▶ {title}", flush=True)
+
+    def on_failed(track: object, reason: str) -> None:
+        outcome["failed"] += 1
+        print(f"✗ {getattr(track, 'title', 'track')}: {reason}", file=sys.stderr, flush=True)
+
+    def on_recorded(play: object) -> None:
+        if getattr(play, "end_reason", "") != "failed":
+            outcome["played"] += 1
+
+    def on_state(state: str) -> None:
+        if state == "stopped":
+            QTimer.singleShot(0, app.quit)
+
+    def finish(code: int, how: str) -> None:
+        outcome["code"] = code
+        if how == "close":
+            engine.close()
+        else:
+            engine.stop()
+        app.quit()
+
+    engine.track_started.connect(on_started)
+    engine.track_failed.connect(on_failed)
+    engine.play_recorded.connect(on_recorded)
+    engine.state_changed.connect(on_state)
+    engine.queue_finished.connect(lambda: QTimer.singleShot(0, app.quit))
+    if mpris is not None:
+        mpris.quit_requested.connect(lambda: finish(0, "close"))
+
+    # Python runs its signal handlers only when it gets control: a timer gives it some.
+    heartbeat = QTimer()
+    heartbeat.start(200)
+    heartbeat.timeout.connect(lambda: None)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, lambda *_: finish(130, "stop")),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: finish(143, "close")),
+    }
+    if args.seconds is not None:
+        QTimer.singleShot(int(max(0.0, args.seconds) * 1000), lambda: finish(0, "stop"))
+    engine.play_tracks(ids, source=source, source_ref=source_ref)
+    try:
+        app.exec()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if engine.state != "stopped":
+            engine.close()
+        else:
+            engine.save()
+        if mpris is not None:
+            mpris.stop()
+        conn.close()
+    if outcome["code"]:
+        return outcome["code"]
+    return 0 if outcome["played"] or not outcome["failed"] else 1
