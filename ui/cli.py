@@ -1,6 +1,9 @@
 """The `timbre` command line: one parser built from each package's commands.
 
-Imports no Qt widgets: CLI commands run on machines without a display.
+Imports no Qt widgets: CLI commands run on machines without a display. A command's
+module is imported only when that command runs (or for --help): the recommender's
+modules pull in scipy, scikit-learn and librosa, seconds that `timbre play` or the
+window should not pay at start-up.
 """
 
 from __future__ import annotations
@@ -13,18 +16,48 @@ from collections.abc import Sequence
 from player.cli_common import add_db_option
 from player.db import DatabaseError
 
-# Each module has register(subparsers); its subcommands set `func(args) -> int`.
-COMMAND_MODULES = (
-    "player.cli_library",      # scan, library, errors, search
-    "player.cli_history",      # history
-    "recommender.cli_analysis",  # analyze
-    "recommender.cli_engine",  # similar, foryou, like, ban
-    "ui.cli_play",             # play (headless)
-)
+# command -> the modules that register it (each has register(subparsers); its
+# subcommands set `func(args) -> int`).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "scan": ("player.cli_library",),
+    "library": ("player.cli_library",),
+    "errors": ("player.cli_library",),
+    "search": ("player.cli_library",),
+    "history": ("player.cli_history",),
+    "analyze": ("recommender.cli_analysis",),
+    "similar": ("recommender.cli_engine",),
+    "foryou": ("recommender.cli_engine",),
+    "like": ("recommender.cli_engine",),
+    "ban": ("recommender.cli_engine",),
+    "not-this": ("recommender.cli_engine",),
+    "less-like-this": ("recommender.cli_engine",),
+    "playlist": ("player.cli_playlists", "recommender.cli_playlists_gen"),
+    "mix": ("recommender.cli_playlists_gen",),
+    "play": ("ui.cli_play",),
+    "model": ("recommender.cli_taste",),
+    "autotag": ("recommender.cli_taste",),
+}
+COMMAND_MODULES = tuple(dict.fromkeys(m for mods in COMMANDS.values() for m in mods))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser for every subcommand."""
+def _command_in(argv: Sequence[str]) -> str | None:
+    """Return the subcommand named in argv (skipping the global options), or None."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token == "--db":
+            skip = True
+            continue
+        if token.startswith("-"):
+            continue
+        return token
+    return None
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """Return the parser with the commands of the given modules."""
     parser = argparse.ArgumentParser(
         prog="timbre",
         description="Timbre: a music player that learns your taste offline. "
@@ -37,23 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="install the .desktop file and icon into the XDG dirs, then exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency, not a command not built yet
-                raise
-            continue
-        module.register(sub)
+    for name in modules:
+        importlib.import_module(name).register(sub)
     return parser
 
 
-def run(argv: Sequence[str] | None = None) -> int | None:
-    """Run a CLI command; return its exit code, or None when no command was given."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        return None
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line, importing only the modules the named command needs."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(args_list)
+    if command in COMMANDS:
+        modules = COMMANDS[command]
+    elif command is None and not {"-h", "--help"} & set(args_list):
+        modules = ()  # the window: no command modules at all
+    else:
+        modules = COMMAND_MODULES  # help, or an unknown command to report
+    return build_parser(modules).parse_args(args_list)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed CLI command; return its exit code."""
     try:
         return int(args.func(args) or 0)
     except DatabaseError as exc:
@@ -62,3 +98,11 @@ def run(argv: Sequence[str] | None = None) -> int | None:
     except KeyboardInterrupt:
         print("timbre: interrupted", file=sys.stderr)
         return 130
+
+
+def run(argv: Sequence[str] | None = None) -> int | None:
+    """Run a CLI command; return its exit code, or None when no command was given."""
+    args = parse(argv)
+    if args.command is None:
+        return None
+    return run_command(args)

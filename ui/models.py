@@ -1,0 +1,607 @@
+"""Item models over the library: tracks (a windowed cache over TrackIds), albums, names,
+history.
+
+The song model holds only the ordered list of ids (a few bytes per track); rows are
+fetched from the database a page at a time when the view asks for them, and only a
+bounded number of pages stay cached, so 100,000 tracks scroll smoothly in little memory.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QAbstractTableModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont, QIcon
+
+from player import browse
+from player.browse import TrackFilter, TrackRow
+from player.models import TrackId
+
+TRACK_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # the raw value of a cell (number, text, None)
+REASON_ROLE = Qt.ItemDataRole.UserRole + 3  # why the recommender picked this track
+NAME_ROLE = Qt.ItemDataRole.UserRole + 4  # an artist / genre / album name, untouched
+
+Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+
+# Roles and flags as plain ints: data() runs for every visible cell and role on each
+# paint, and comparing ints is much cheaper than comparing Qt enum members in Python.
+def _int(x: object) -> int:
+    return int(getattr(x, "value", x))  # type: ignore[call-overload]
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_FONT = int(Qt.ItemDataRole.FontRole.value)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_TRACK_ID = _int(TRACK_ID_ROLE)
+_SORT = _int(SORT_ROLE)
+_REASON = _int(REASON_ROLE)
+_ANSWERED = frozenset((_DISPLAY, _TOOLTIP, _FONT, _ALIGN, _TRACK_ID, _SORT, _REASON))
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_ROW_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+              | Qt.ItemFlag.ItemNeverHasChildren)
+
+
+def format_duration(seconds: float | None) -> str:
+    """Return 3:07 or 1:02:03; empty for an unknown duration."""
+    if seconds is None:
+        return ""
+    s = max(0, round(seconds))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def format_when(ts: float | None, now: float | None = None) -> str:
+    """Return a short human time: 'today 14:02', 'yesterday', '3 days ago', '2025-03-01'."""
+    if ts is None:
+        return ""
+    now = time.time() if now is None else now
+    local = time.localtime(ts)
+    days = int((time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1)) - ts) // 86400) + 1
+    if days <= 0:
+        return time.strftime("today %H:%M", local)
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{days} days ago"
+    return time.strftime("%Y-%m-%d", local)
+
+
+def plain_tooltip(text: str) -> str:
+    """Return a tooltip that shows text literally.
+
+    Qt guesses whether a tooltip is rich text; wrapping escaped text in <qt> forces rich
+    mode with nothing left to interpret, so a tag like "<b>x</b>" shows as typed.
+    """
+    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One song-table column: its key (also the browse sort key), header and cell text."""
+
+    key: str
+    header: str
+    text: Callable[[TrackRow], str]
+    raw: Callable[[TrackRow], object]
+    numeric: bool = False
+    sort: str | None = None  # browse sort key; None: not sortable in SQL
+
+
+def _key_name(r: TrackRow) -> str:
+    if not r.key:
+        return ""
+    return f"{r.key} {'minor' if r.mode == 'minor' else 'major'}" if r.mode else r.key
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("title", "Title", lambda r: r.title, lambda r: r.title, sort="title"),
+    Column("artist", "Artist", lambda r: r.artist or "", lambda r: r.artist, sort="artist"),
+    Column("album", "Album", lambda r: r.album or "", lambda r: r.album, sort="album"),
+    Column("albumartist", "Album artist", lambda r: r.albumartist or "",
+           lambda r: r.albumartist, sort="albumartist"),
+    Column("track", "#", lambda r: str(r.tracknumber or ""), lambda r: r.tracknumber,
+           numeric=True, sort="track"),
+    Column("genre", "Genre", lambda r: r.genre or "", lambda r: r.genre, sort="genre"),
+    Column("year", "Year", lambda r: str(r.year or ""), lambda r: r.year, numeric=True,
+           sort="year"),
+    Column("duration", "Time", lambda r: format_duration(r.duration_s),
+           lambda r: r.duration_s, numeric=True, sort="duration"),
+    Column("play_count", "Plays", lambda r: str(r.play_count or ""), lambda r: r.play_count,
+           numeric=True, sort="play_count"),
+    Column("last_played", "Last played", lambda r: format_when(r.last_played),
+           lambda r: r.last_played, sort="last_played"),
+    Column("bpm", "BPM", lambda r: f"{r.bpm:.0f}" if r.bpm else "", lambda r: r.bpm,
+           numeric=True, sort="bpm"),
+    Column("energy", "Energy", lambda r: f"{r.energy * 100:.0f}%" if r.energy is not None
+           else "", lambda r: r.energy, numeric=True, sort="energy"),
+    Column("key", "Key", _key_name, _key_name, sort="key"),
+    Column("liked", "♥", lambda r: "♥" if r.liked else "", lambda r: r.liked, sort="liked"),
+    Column("added", "Added", lambda r: format_when(r.added_at), lambda r: r.added_at,
+           sort="added"),
+    Column("format", "Format", lambda r: " ".join(
+        x for x in ((r.codec or "").upper(),
+                    f"{r.bitrate // 1000} kb/s" if r.bitrate else "") if x),
+           lambda r: r.codec, sort="format"),
+    Column("path", "File", lambda r: r.path, lambda r: r.path, sort="path"),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+DEFAULT_VISIBLE = ("title", "artist", "album", "duration", "play_count", "bpm", "energy")
+
+
+class TrackTableModel(QAbstractTableModel):
+    """The song table: ordered TrackIds, rows fetched from SQLite by page on demand.
+
+    Two modes: a query (a TrackFilter plus a sort key, re-run by sort() and refresh()),
+    or a fixed list of ids in a given order (search results, the queue, For you picks),
+    which sort() can still reorder through SQL.
+    """
+
+    PAGE_ROWS = 100
+    MAX_PAGES = 128  # at most 12,800 rows cached
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        parent: QObject | None = None,
+        *,
+        columns: Sequence[Column] = COLUMNS,
+        extra_header: str | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._conn = conn
+        self._columns = list(columns)
+        self._extra_header = extra_header  # a last column for reasons (For you)
+        self._ids: list[TrackId] = []
+        self._filter = TrackFilter()
+        self._fixed = False
+        self._sort_key = "artist"
+        self._descending = False
+        self._pages: OrderedDict[int, dict[TrackId, TrackRow]] = OrderedDict()
+        self._reasons: dict[TrackId, str] = {}
+        self._current: TrackId | None = None
+        self._n_columns = len(self._columns) + (1 if extra_header else 0)
+        self._loaded = False  # nothing is queried until set_filter() or set_ids()
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    # -- contents -----------------------------------------------------------------------
+
+    def set_filter(self, flt: TrackFilter) -> None:
+        """Show the tracks matching flt in the current sort order."""
+        self._filter, self._fixed, self._loaded = flt, False, True
+        self._reset(browse.track_ids(self._conn, flt, sort=self._sort_key,
+                                     descending=self._descending))
+
+    def set_ids(self, ids: Sequence[TrackId], reasons: dict[TrackId, str] | None = None) -> None:
+        """Show exactly these tracks in this order (duplicates allowed: a queue)."""
+        self._filter = TrackFilter(ids=tuple(ids))
+        self._fixed = self._loaded = True
+        self._reasons = dict(reasons or {})
+        self._reset(list(ids))
+
+    def query(self) -> tuple[TrackFilter, str, bool] | None:
+        """Return (filter, sort key, descending) of a query model, None for a fixed list."""
+        return None if self._fixed else (self._filter, self._sort_key, self._descending)
+
+    def set_query_result(self, flt: TrackFilter, sort: str, descending: bool,
+                         ids: list[TrackId]) -> None:
+        """Show ids computed elsewhere (a worker) for this query, unless it changed since."""
+        if self._loaded and (self._fixed or (flt, sort, descending) != (
+                self._filter, self._sort_key, self._descending)):
+            return  # the user moved on: the result is stale
+        self._filter, self._sort_key, self._descending = flt, sort, descending
+        self._fixed, self._loaded = False, True
+        if ids == self._ids:
+            self._redraw()
+        else:
+            self._reset(ids)
+
+    def refresh(self) -> None:
+        """Re-read the library: new tracks appear, changed rows redraw, order is kept."""
+        if not self._loaded:
+            return
+        if self._fixed:
+            ids = self._ids
+        else:
+            ids = browse.track_ids(self._conn, self._filter, sort=self._sort_key,
+                                   descending=self._descending)
+        if ids == self._ids:
+            self._pages.clear()
+            if self._ids:
+                self.dataChanged.emit(
+                    self.index(0, 0), self.index(len(self._ids) - 1, self.columnCount() - 1)
+                )
+            return
+        self._reset(ids)
+
+    def invalidate_rows(self) -> None:
+        """Forget cached rows (stats or likes changed) and redraw, keeping the order."""
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self._pages.clear()
+        if self._ids:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._ids) - 1, self.columnCount() - 1)
+            )
+
+    def _reset(self, ids: list[TrackId]) -> None:
+        self.beginResetModel()
+        self._ids = ids
+        self._pages.clear()
+        self.endResetModel()
+
+    def set_current(self, track_id: TrackId | None) -> None:
+        """Mark the playing track (drawn bold)."""
+        old, self._current = self._current, track_id
+        for tid in (old, track_id):
+            if tid is None:
+                continue
+            for row in (i for i, x in enumerate(self._ids) if x == tid):
+                self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1),
+                                      [Qt.ItemDataRole.FontRole])
+
+    def track_ids(self) -> list[TrackId]:
+        """Return the ids shown, in order."""
+        return list(self._ids)
+
+    def track_id(self, row: int) -> TrackId | None:
+        """Return the id at a row."""
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def row_of(self, row: int) -> TrackRow | None:
+        """Return the library row shown at a row (fetching its page if needed)."""
+        return self._row(row)
+
+    def column_key(self, column: int) -> str:
+        """Return the key of a column ('why' for the reasons column)."""
+        return self._columns[column].key if column < len(self._columns) else "why"
+
+    def column_of(self, key: str) -> int:
+        """Return the index of the column with this key, or -1."""
+        keys = [c.key for c in self._columns]
+        return keys.index(key) if key in keys else -1
+
+    # -- Qt model -----------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else self._n_columns
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < self.columnCount():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if section == len(self._columns):
+                return self._extra_header
+            return self._columns[section].header
+        if (role == Qt.ItemDataRole.TextAlignmentRole and section < len(self._columns)
+                and self._columns[section].numeric):
+            return _RIGHT
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return _ROW_FLAGS
+
+    def data(self, index: Index, role: int = _DISPLAY) -> object:
+        role = int(role)
+        if role not in _ANSWERED or not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if not (0 <= row < len(self._ids) and 0 <= col < self._n_columns):
+            return None
+        tid = self._ids[row]
+        if role == _TRACK_ID:
+            return int(tid)
+        if role == _REASON:
+            return self._reasons.get(tid)
+        if role == _FONT:
+            return self._bold if tid == self._current else None
+        if col == len(self._columns):  # the reasons column
+            why = self._reasons.get(tid, "")
+            if role == _TOOLTIP:
+                return plain_tooltip(why) if why else None
+            return why if role != _ALIGN else None
+        column = self._columns[col]
+        if role == _ALIGN:
+            return _RIGHT if column.numeric else None
+        r = self._row(row)
+        if r is None:  # deleted since the ids were read
+            return "" if role == _DISPLAY else None
+        if role == _SORT:
+            return column.raw(r)
+        text = column.text(r)
+        if role == _TOOLTIP:
+            return plain_tooltip(text) if text else None
+        return text
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column < 0 or column >= len(self._columns) or self._columns[column].sort is None:
+            return
+        key = self._columns[column].sort or "title"
+        descending = order == Qt.SortOrder.DescendingOrder
+        if not self._loaded or (self._fixed and not self._ids):
+            # Remember the order for the first query (a view calls sort() as soon as
+            # sorting is enabled, before there is anything to show).
+            self._sort_key, self._descending = key, descending
+            return
+        self.layoutAboutToBeChanged.emit()
+        old_persistent = self.persistentIndexList()
+        old_ids = [self._ids[i.row()] for i in old_persistent]
+        self._sort_key, self._descending = key, descending
+        if self._fixed:
+            # Sort a fixed list in SQL, keeping duplicates (a track queued twice).
+            order_ids = browse.track_ids(self._conn, TrackFilter(ids=tuple(set(self._ids))),
+                                         sort=key, descending=descending)
+            rank = {tid: n for n, tid in enumerate(order_ids)}
+            self._ids.sort(key=lambda t: rank.get(t, len(rank)))
+        else:
+            self._ids = browse.track_ids(self._conn, self._filter, sort=key,
+                                         descending=descending)
+        self._pages.clear()
+        positions: dict[TrackId, int] = {}
+        for n, tid in enumerate(self._ids):
+            positions.setdefault(tid, n)
+        new_indexes = [
+            self.index(positions[tid], i.column()) if tid in positions else QModelIndex()
+            for tid, i in zip(old_ids, old_persistent, strict=True)
+        ]
+        self.changePersistentIndexList(old_persistent, new_indexes)
+        self.layoutChanged.emit()
+
+    # -- the windowed cache -------------------------------------------------------------
+
+    def _row(self, row: int) -> TrackRow | None:
+        page_no = row // self.PAGE_ROWS
+        page = self._pages.get(page_no)
+        if page is None:
+            start = page_no * self.PAGE_ROWS
+            page = browse.rows(self._conn, self._ids[start:start + self.PAGE_ROWS])
+            self._pages[page_no] = page
+            while len(self._pages) > self.MAX_PAGES:
+                self._pages.popitem(last=False)
+        else:
+            self._pages.move_to_end(page_no)
+        return page.get(self._ids[row])
+
+    def cached_pages(self) -> int:
+        """Return how many pages of rows are cached (for the benchmark and tests)."""
+        return len(self._pages)
+
+
+QUEUE_MIME = "application/x-timbre-queue-rows"
+
+
+def drop_moves(n: int, rows: Sequence[int], to_row: int) -> list[tuple[int, int]]:
+    """Return the (src, dst) list.move() calls that put rows, in order, before to_row.
+
+    A move is pop(src) then insert(dst), as PlayQueue.move() does; to_row >= n (or
+    past the last row not dragged) means the end.
+    """
+    block = sorted(r for r in set(rows) if 0 <= r < n)
+    anchor = next((i for i in range(max(to_row, 0), n) if i not in block), None)
+    order = list(range(n))  # simulate the list to turn one drop into single moves
+    moves: list[tuple[int, int]] = []
+    previous: int | None = None
+    for orig in block:
+        src = order.index(orig)
+        order.pop(src)
+        if previous is not None:
+            dst = order.index(previous) + 1
+        else:
+            dst = order.index(anchor) if anchor is not None else len(order)
+        order.insert(dst, orig)
+        if src != dst:
+            moves.append((src, dst))
+        previous = orig
+    return moves
+
+
+class QueueModel(TrackTableModel):
+    """The play queue: a fixed id list whose rows can be dragged to a new place.
+
+    A drop does not move rows itself: it emits move_requested(rows, to_row) and the
+    playback queue, the single owner of the order, moves them and the model follows.
+    """
+
+    move_requested = Signal(list, int)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        if index.isValid():
+            return base | Qt.ItemFlag.ItemIsDragEnabled
+        return Qt.ItemFlag.ItemIsDropEnabled
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [QUEUE_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        data = QMimeData()
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        data.setData(QUEUE_MIME, QByteArray(json.dumps(rows).encode()))
+        return data
+
+    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
+                        parent: Index) -> bool:
+        return data.hasFormat(QUEUE_MIME) and action == Qt.DropAction.MoveAction
+
+    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
+                     parent: Index) -> bool:
+        if not self.canDropMimeData(data, action, row, column, parent):
+            return False
+        rows = json.loads(bytes(data.data(QUEUE_MIME).data()).decode())
+        to_row = row if row >= 0 else (parent.row() if parent.isValid() else self.rowCount())
+        self.move_requested.emit([int(r) for r in rows], int(to_row))
+        return False  # the queue moves the rows; Qt must not remove the dragged ones
+
+
+class NameListModel(QAbstractListModel):
+    """A short list of names with counts (artists, genres); the name is in NAME_ROLE."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[browse.NameCount] = []
+
+    def set_items(self, items: Sequence[browse.NameCount]) -> None:
+        """Replace the list."""
+        self.beginResetModel()
+        self._items = list(items)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{item.name}  ({item.track_count})"
+        if role in (NAME_ROLE, SORT_ROLE):
+            return item.name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain_tooltip(item.name)
+        return None
+
+
+class AlbumListModel(QAbstractListModel):
+    """The album grid: title and artist as text, the cover thumbnail as decoration.
+
+    Covers are not read here: request_cover(row) is emitted for a row without one, a
+    loader thread reads the file, and set_cover() stores the result and redraws the row.
+    """
+
+    cover_wanted = Signal(str, str)  # key, image path
+
+    def __init__(self, placeholder: Callable[[browse.AlbumRow], QIcon],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._albums: list[browse.AlbumRow] = []
+        self._covers: dict[str, QIcon] = {}
+        self._requested: set[str] = set()
+        self._placeholder = placeholder
+
+    def set_albums(self, albums: Sequence[browse.AlbumRow]) -> None:
+        """Replace the albums (covers already loaded are kept)."""
+        self.beginResetModel()
+        self._albums = list(albums)
+        self.endResetModel()
+
+    def album(self, row: int) -> browse.AlbumRow | None:
+        """Return the album at a row."""
+        return self._albums[row] if 0 <= row < len(self._albums) else None
+
+    def set_cover(self, key: str, icon: QIcon) -> None:
+        """Store a loaded cover and redraw the albums that use it."""
+        self._covers[key] = icon
+        for n, a in enumerate(self._albums):
+            if a.cover_hash == key:
+                i = self.index(n, 0)
+                self.dataChanged.emit(i, i, [Qt.ItemDataRole.DecorationRole])
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._albums)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._albums):
+            return None
+        a = self._albums[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{a.title}\n{a.artist or 'Unknown artist'}"
+        if role in (NAME_ROLE, SORT_ROLE):
+            return a.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            year = f" ({a.year})" if a.year else ""
+            return plain_tooltip(
+                f"{a.title}{year}\n{a.artist or 'Unknown artist'}\n"
+                f"{a.track_count} tracks, {format_duration(a.duration_s)}"
+            )
+        if role == Qt.ItemDataRole.DecorationRole:
+            if a.cover_hash and a.cover_hash in self._covers:
+                return self._covers[a.cover_hash]
+            path = a.thumb_path or a.image_path
+            if a.cover_hash and path and a.cover_hash not in self._requested:
+                self._requested.add(a.cover_hash)
+                self.cover_wanted.emit(a.cover_hash, path)
+            return self._placeholder(a)
+        return None
+
+
+class HistoryModel(QAbstractTableModel):
+    """Recent plays, newest first: when, title, artist, how it ended, from where."""
+
+    HEADERS = ("When", "Title", "Artist", "Album", "Heard", "Ended", "From")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[browse.HistoryRow] = []
+
+    def set_rows(self, rows: Sequence[browse.HistoryRow]) -> None:
+        """Replace the plays shown."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def track_id(self, row: int) -> TrackId | None:
+        """Return the track of a play (None when the file is gone)."""
+        return self._rows[row].track_id if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self.HEADERS)):
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        p = self._rows[index.row()]
+        if role == TRACK_ID_ROLE:
+            return None if p.track_id is None else int(p.track_id)
+        values = (
+            format_when(p.started_at), p.title or "", p.artist or "", p.album or "",
+            format_duration(p.heard_ms / 1000), p.end_reason or "", p.source or "",
+        )
+        if role == Qt.ItemDataRole.DisplayRole and 0 <= index.column() < len(values):
+            return values[index.column()]
+        if role == SORT_ROLE and 0 <= index.column() < len(values):
+            return p.started_at if index.column() == 0 else values[index.column()]
+        return None

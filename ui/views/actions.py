@@ -1,0 +1,210 @@
+"""What can be done to tracks, from any view: the context menu and its actions."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from PySide6.QtCore import QObject, QPoint, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QWidget
+
+from player import browse
+from player.models import TrackId
+from ui.views.icons import icon
+
+log = logging.getLogger(__name__)
+
+
+class PlayerPort(Protocol):
+    """What the window asks of playback."""
+
+    def play_tracks(self, ids: list[TrackId], *, start: int = 0, source: str = "library",
+                    source_ref: str | None = None) -> None: ...
+    def play_next(self, ids: list[TrackId], *, source: str = "library",
+                  source_ref: str | None = None) -> None: ...
+    def enqueue(self, ids: list[TrackId], *, source: str = "library",
+                source_ref: str | None = None) -> None: ...
+
+
+RadioFn = Callable[[Sequence[TrackId]], None]  # start a radio from seeds (Play similar)
+
+
+class TrackActions(QObject):
+    """Carries out track actions against playback, the feedback store and playlists.
+
+    `feedback_changed` is emitted after a like, ban or "not this", so views redraw and
+    the For you page can refill.
+    """
+
+    feedback_changed = Signal()
+    playlists_changed = Signal()
+    message = Signal(str)  # a short status-bar note
+
+    def __init__(self, conn: sqlite3.Connection, *, player: PlayerPort | None,
+                 radio: RadioFn | None, show_properties: Callable[[TrackId], None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._conn = conn
+        self.player = player
+        self.radio = radio
+        self._show_properties = show_properties
+
+    # -- playback -----------------------------------------------------------------------
+
+    def play(self, ids: Sequence[TrackId], start: int = 0, source: str = "library",
+             source_ref: str | None = None) -> None:
+        """Replace the queue with ids and play from start."""
+        if self.player is None or not ids:
+            self.message.emit("Playback is not available")
+            return
+        self.player.play_tracks(list(ids), start=start, source=source, source_ref=source_ref)
+
+    def play_next(self, ids: Sequence[TrackId]) -> None:
+        """Insert ids after the playing track."""
+        if self.player is not None:
+            self.player.play_next(list(ids))
+            self.message.emit(_count(ids, "will play next"))
+
+    def add_to_queue(self, ids: Sequence[TrackId]) -> None:
+        """Append ids to the queue."""
+        if self.player is not None:
+            self.player.enqueue(list(ids))
+            self.message.emit(_count(ids, "added to the queue"))
+
+    def play_similar(self, ids: Sequence[TrackId]) -> None:
+        """Start a radio seeded by ids."""
+        if self.radio is None:
+            self.message.emit("Recommendations are not available yet")
+            return
+        self.radio(list(ids))
+
+    # -- feedback -----------------------------------------------------------------------
+
+    def toggle_like(self, ids: Sequence[TrackId]) -> None:
+        """Like the tracks, or unlike them when all are liked already."""
+        from player import feedback
+
+        all_liked = all(browse.is_liked(self._conn, i) for i in ids)
+        for tid in ids:
+            if all_liked:
+                feedback.unlike(self._conn, tid)
+            else:
+                feedback.like(self._conn, tid)
+        self.feedback_changed.emit()
+
+    def not_this(self, ids: Sequence[TrackId]) -> None:
+        """Tell the recommender not to pick these tracks."""
+        from player import feedback
+
+        for tid in ids:
+            feedback.not_this(self._conn, tid)
+        self.message.emit(_count(ids, "won't be recommended"))
+        self.feedback_changed.emit()
+
+    def less_like_this(self, ids: Sequence[TrackId]) -> None:
+        """Tell the recommender to pick fewer tracks like these."""
+        from player import feedback
+
+        for tid in ids:
+            feedback.less_like_this(self._conn, tid)
+        self.message.emit("Fewer tracks like this from now on")
+        self.feedback_changed.emit()
+
+    def ban_artist(self, ids: Sequence[TrackId]) -> None:
+        """Never recommend the artists of these tracks."""
+        from player import feedback
+
+        names = sorted({r.artist for r in browse.rows(self._conn, ids).values() if r.artist})
+        for name in names:
+            feedback.ban_artist(self._conn, name)
+        if names:
+            self.message.emit(f"Banned from recommendations: {', '.join(names)}")
+        self.feedback_changed.emit()
+
+    # -- playlists ----------------------------------------------------------------------
+
+    def add_to_playlist(self, ids: Sequence[TrackId], playlist_id: int | None,
+                        parent: QWidget | None = None) -> None:
+        """Add ids to a playlist; None asks for the name of a new one."""
+        from player import playlists
+
+        try:
+            if playlist_id is None:
+                name, ok = QInputDialog.getText(parent, "New playlist", "Name:")
+                if not ok or not name.strip():
+                    return
+                playlists.create_playlist(self._conn, name, track_ids=list(ids))
+            else:
+                playlists.add_tracks(self._conn, playlists.PlaylistId(playlist_id), list(ids))
+        except playlists.PlaylistError as exc:
+            QMessageBox.warning(parent, "Playlist", str(exc))
+            return
+        self.message.emit(_count(ids, "added to the playlist"))
+        self.playlists_changed.emit()
+
+    # -- files --------------------------------------------------------------------------
+
+    def show_in_folder(self, track_id: TrackId) -> None:
+        """Open the folder holding the track's file in the file manager."""
+        r = browse.row(self._conn, track_id)
+        if r is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(r.path).parent)))
+
+    def properties(self, track_id: TrackId) -> None:
+        """Show the track's tags, file info and audio features."""
+        self._show_properties(track_id)
+
+    # -- the menu -----------------------------------------------------------------------
+
+    def menu(self, ids: Sequence[TrackId], parent: QWidget, *, source: str = "library",
+             extra: Sequence[QAction] = ()) -> QMenu:
+        """Return the context menu for ids (the first is the one clicked)."""
+        ids = list(ids)
+        menu = QMenu(parent)
+        menu.addAction(icon("play"), "Play", lambda: self.play(ids, 0, source))
+        menu.addAction("Play next", lambda: self.play_next(ids))
+        menu.addAction(icon("queue"), "Add to queue", lambda: self.add_to_queue(ids))
+        similar = menu.addAction(icon("foryou"), "Play similar", lambda: self.play_similar(ids))
+        similar.setObjectName("play_similar")
+        sub = menu.addMenu(icon("playlist"), "Add to playlist")
+        sub.addAction(icon("add"), "New playlist…",
+                      lambda: self.add_to_playlist(ids, None, parent))
+        try:
+            from player import playlists
+
+            manual = [p for p in playlists.list_playlists(self._conn)
+                      if p.kind == playlists.MANUAL]
+        except (ImportError, sqlite3.Error):
+            manual = []
+        if manual:
+            sub.addSeparator()
+        for p in manual:
+            action = sub.addAction(p.name.replace("&", "&&"))  # & marks a mnemonic
+            action.triggered.connect(
+                lambda _=False, pid=p.id: self.add_to_playlist(ids, pid, parent))
+        menu.addSeparator()
+        liked = all(browse.is_liked(self._conn, i) for i in ids)
+        menu.addAction(icon("heart-filled" if liked else "heart"),
+                       "Unlike" if liked else "Like", lambda: self.toggle_like(ids))
+        menu.addAction(icon("not-this"), "Not this", lambda: self.not_this(ids))
+        menu.addAction("Less like this", lambda: self.less_like_this(ids))
+        menu.addAction("Ban artist", lambda: self.ban_artist(ids))
+        for action in extra:
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(icon("folder"), "Show in folder", lambda: self.show_in_folder(ids[0]))
+        menu.addAction("Properties", lambda: self.properties(ids[0]))
+        return menu
+
+    def popup(self, ids: Sequence[TrackId], pos: QPoint, parent: QWidget,
+              source: str = "library") -> None:
+        """Show the context menu for ids at a global position."""
+        self.menu(ids, parent, source=source).popup(pos)
+
+
+def _count(ids: Sequence[TrackId], what: str) -> str:
+    return f"{len(ids)} track{'s' if len(ids) != 1 else ''} {what}"

@@ -1,0 +1,285 @@
+"""Scans and analysis in the background, with progress and cancel in the status bar, and
+the music folders watched so that changes are picked up without a manual rescan."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
+
+from ui.views.icons import icon
+from ui.views.pages import plain_label
+from ui.workers import JobThread
+
+log = logging.getLogger(__name__)
+
+ScanFn = Callable[..., object]  # scan(roots | None, db_path, *, progress, cancel)
+AnalyzeFn = Callable[..., object]  # analyze(db_path, *, progress, cancel)
+DemoFn = Callable[..., Path]  # generate(dest, *, progress, cancel) -> dest
+
+REFRESH_MS = 1500  # how often views re-read the library while a job writes to it
+RESCAN_MS = 15 * 60 * 1000  # a periodic incremental rescan catches what the watcher missed
+WATCH_DEBOUNCE_MS = 2000  # a copy of 500 files is one rescan, not 500
+MAX_WATCHED_DIRS = 4000  # inotify watches are a per-user resource; stay well below it
+
+
+@dataclass
+class Step:
+    """One queued job: a label for the status bar and the callable."""
+
+    label: str
+    job: Callable[..., object]
+    then: Callable[[object], None] | None = None
+
+
+class JobStatus(QWidget):
+    """The status-bar widget: what runs, a progress bar, and a cancel button."""
+
+    cancel_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobStatus")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = plain_label("", object_name="jobLabel")
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(160)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(12)
+        self.cancel = QToolButton()
+        self.cancel.setIcon(icon("close"))
+        self.cancel.setAutoRaise(True)
+        self.cancel.setToolTip("Cancel")
+        self.cancel.clicked.connect(self.cancel_clicked)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel)
+        self.hide()
+
+    def show_progress(self, label: str, done: int, total: int) -> None:
+        """Show a running job's progress (total 0: unknown yet)."""
+        self.show()
+        self.bar.setRange(0, max(total, 0))
+        self.bar.setValue(min(done, total) if total else 0)
+        self.label.setText(f"{label} {done:,}/{total:,}" if total else f"{label}…")
+
+
+class LibraryJobs(QObject):
+    """Runs scan → analysis (and the demo generator) one after another, off the GUI thread.
+
+    `library_changed` is emitted every REFRESH_MS while a job writes and once after it,
+    so views fill as the library grows. `finished_all` when the queue of jobs is empty.
+    """
+
+    library_changed = Signal()
+    analysis_finished = Signal()
+    finished_all = Signal()
+    message = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, db_path: Path, status: JobStatus, *, scan: ScanFn | None,
+                 analyze: AnalyzeFn | None, demo: DemoFn | None,
+                 roots: Callable[[], Sequence[str]], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._db_path = db_path
+        self._status = status
+        self._scan = scan
+        self._analyze = analyze
+        self._demo = demo
+        self._roots = roots
+        self._steps: list[Step] = []
+        self._thread: JobThread | None = None
+        self._label = ""
+        self._closed = False  # after shutdown() no job starts (queued signals may still come)
+        status.cancel_clicked.connect(self.cancel)
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self.library_changed)
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.directoryChanged.connect(self._on_watcher_directory_changed)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(WATCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(lambda: self.rescan(quiet=True))
+        self._periodic = QTimer(self)
+        self._periodic.setInterval(RESCAN_MS)
+        self._periodic.timeout.connect(lambda: self.rescan(quiet=True))
+
+    # -- what the window asks ------------------------------------------------------------
+
+    @property
+    def can_scan(self) -> bool:
+        """Return True when the scanner is available."""
+        return self._scan is not None
+
+    def is_busy(self) -> bool:
+        """Return True while a job runs or waits."""
+        return self._thread is not None or bool(self._steps)
+
+    def add_folders(self, folders: Sequence[str]) -> None:
+        """Add folders to the library: scan them, then analyse what is new."""
+        if self._scan is None:
+            self.message.emit("The scanner is not available")
+            return
+        self._queue_scan("Scanning", list(folders))
+        self._queue_analysis()
+
+    def rescan(self, *, quiet: bool = False) -> None:
+        """Rescan every folder incrementally, then analyse what is new."""
+        if self._scan is None or (quiet and self.is_busy()):
+            if quiet and self.is_busy():
+                self._debounce.start()  # try again once the running job ends
+            return
+        self._queue_scan("Checking for changes" if quiet else "Scanning", None)
+        self._queue_analysis()
+
+    def analyse(self) -> None:
+        """Analyse tracks that have no features yet."""
+        self._queue_analysis()
+
+    def make_demo(self, dest: Path) -> None:
+        """Generate the demo library into dest, then add it like a music folder."""
+        if self._demo is None:
+            return
+        demo = self._demo
+        self._queue(Step("Making the demo library",
+                         lambda progress, cancel: demo(dest, progress=progress, cancel=cancel),
+                         lambda _result: self.add_folders([str(dest)])))
+
+    def cancel(self) -> None:
+        """Stop the running job and drop the queued ones; finished work is kept."""
+        self._steps.clear()
+        if self._thread is not None:
+            self._thread.cancel.set()
+            self._status.label.setText(f"{self._label}: cancelling…")
+
+    def shutdown(self) -> None:
+        """Cancel everything and wait for the worker (app exit)."""
+        self._closed = True
+        self._periodic.stop()
+        self._debounce.stop()
+        self._steps.clear()
+        if self._thread is not None:
+            self._thread.stop(30_000)
+
+    def start_watching(self) -> None:
+        """Catch up with changes made while Timbre was closed, then watch the folders."""
+        self._periodic.start()
+        if self._roots():
+            self.rescan(quiet=True)
+
+    # -- the job queue -------------------------------------------------------------------
+
+    def _queue_scan(self, label: str, folders: list[str] | None) -> None:
+        assert self._scan is not None
+        scan = self._scan
+        # Listing the folders to watch walks the tree: done in the job, not the GUI.
+        watch = list(dict.fromkeys([*self._roots(), *(folders or [])]))
+
+        def job(progress: Callable[[int, int], None], cancel: object) -> object:
+            report = scan(folders, self._db_path, progress=progress, cancel=cancel)
+            return report, _folders_to_watch(watch)
+
+        self._queue(Step(label, job, self._after_scan))
+
+    def _queue_analysis(self) -> None:
+        if self._analyze is None:
+            return
+        analyze = self._analyze
+        if any(s.label == "Analysing" for s in self._steps):
+            return
+        self._queue(Step("Analysing", lambda progress, cancel: analyze(
+            self._db_path, progress=progress, cancel=cancel),
+            lambda _r: self.analysis_finished.emit()))
+
+    def _queue(self, step: Step) -> None:
+        if self._closed:
+            return
+        self._steps.append(step)
+        if self._thread is None:
+            self._next()
+
+    def _next(self) -> None:
+        if self._closed:
+            return
+        if not self._steps:
+            self._status.hide()
+            self._refresh.stop()
+            self.library_changed.emit()
+            self.busy_changed.emit(False)
+            self.finished_all.emit()
+            return
+        step = self._steps.pop(0)
+        self._label = step.label
+        thread = JobThread(step.job, self)
+        thread.progress.connect(self._on_thread_progress)
+        thread.succeeded.connect(lambda result, s=step: self._on_thread_succeeded(s, result))
+        thread.failed.connect(self._on_thread_failed)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread = thread
+        self._status.show_progress(step.label, 0, 0)
+        self._refresh.start()
+        self.busy_changed.emit(True)
+        thread.start()
+
+    def _on_thread_progress(self, done: int, total: int) -> None:
+        self._status.show_progress(self._label, done, total)
+
+    def _on_thread_succeeded(self, step: Step, result: object) -> None:
+        if step.then is not None and not (self._thread and self._thread.cancel.is_set()):
+            step.then(result)
+
+    def _on_thread_failed(self, text: str) -> None:
+        self.message.emit(f"{self._label} failed: {text}")
+
+    def _on_thread_finished(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.deleteLater()
+        self.library_changed.emit()
+        self._next()
+
+    def _after_scan(self, result: object) -> None:
+        report, dirs = result  # type: ignore[misc]
+        summary = getattr(report, "summary", None)
+        if callable(summary):
+            s = summary()
+            parts = [f"{s[k]} {k}" for k in ("added", "updated", "moved", "removed", "failed")
+                     if s.get(k)]
+            if parts or self._label == "Scanning":
+                self.message.emit("Scan finished: " + (", ".join(parts) or "no changes"))
+        self._watch(dirs)
+
+    # -- watching ------------------------------------------------------------------------
+
+    def _watch(self, dirs: Sequence[str]) -> None:
+        """Watch exactly these folders."""
+        old = set(self.watcher.directories())
+        wanted = set(dirs)
+        gone = [d for d in old if d not in wanted]
+        if gone:
+            self.watcher.removePaths(gone)
+        new = [d for d in dirs if d not in old]
+        if new:
+            self.watcher.addPaths(new)
+
+    def _on_watcher_directory_changed(self, _path: str) -> None:
+        self._debounce.start()
+
+
+def _folders_to_watch(roots: Sequence[str]) -> list[str]:
+    """Return the roots and their folders, up to MAX_WATCHED_DIRS (runs in a job)."""
+    dirs: list[str] = []
+    for root in roots:
+        for current, subdirs, _files in os.walk(root):
+            dirs.append(current)
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            if len(dirs) >= MAX_WATCHED_DIRS:
+                return dirs
+    return dirs
