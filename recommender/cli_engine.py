@@ -7,6 +7,7 @@ player/ and hands it to the engine, which itself never sees SQL.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -84,6 +85,12 @@ def load_taste(db: Path, features_version: int) -> TasteModel | None:
         return None
 
 
+def build_engine(conn: sqlite3.Connection, db: Path) -> Engine:
+    """Return the engine over an open library, with its saved taste model when usable."""
+    version = default_features_version()
+    return Engine(SqliteLibrarySource(conn), version, taste=load_taste(db, version))
+
+
 def _resolve(source: SqliteLibrarySource, refs: Sequence[str]) -> list[TrackId] | None:
     ids = []
     for ref in refs:
@@ -131,9 +138,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 def cmd_foryou(args: argparse.Namespace) -> int:
     """Print the For you queue."""
-    conn = open_db(args)
-    version = default_features_version()
-    engine = Engine(SqliteLibrarySource(conn), version, taste=load_taste(db_path(args), version))
+    engine = build_engine(open_db(args), db_path(args))
     try:
         picks = engine.for_you(max(1, args.n), args.adventurous, args.like)
     except BadLike as exc:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from player import suggestions_store as store
 from player.cli_common import add_db_option, db_path, open_db, print_json
+from player.db import connect
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender import autotag
@@ -94,14 +96,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def train(db: Path, *, retrain: bool = False, progress: object = None,
+          cancel: object = None) -> tuple[TasteModel, str]:
+    """Train the taste model of a library, or learn its plays since the last time.
+
+    The window runs this as a background job (progress and cancel are accepted for
+    JobThread and unused: training takes seconds). Raises ValueError when there is not
+    enough history, PermissionError for a model file others could have written.
+    """
+    version, names = current_features()
+    data = taste_data(SqliteLibrarySource(connect(db)), version)
+    return train_or_update(data, model_path_for(db), features_version=version,
+                           feature_names=names, retrain=retrain)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the taste model from scratch or learn the plays since the last time."""
-    version, names = current_features()
-    data = taste_data(SqliteLibrarySource(open_db(args)), version)
     try:
-        model, done = train_or_update(data, model_path_for(db_path(args)),
-                                      features_version=version, feature_names=names,
-                                      retrain=args.retrain)
+        model, done = train(db_path(args), retrain=args.retrain)
     except (ValueError, PermissionError) as exc:
         print(f"timbre: {exc}", file=sys.stderr)
         return 1

@@ -76,6 +76,13 @@ class Engine:
         self._lock = threading.RLock()
         self.rebuilds = 0  # full rebuilds so far (tests and the status bar look at it)
 
+    def set_taste(self, taste: TasteModel | None) -> None:
+        """Use a newly trained taste model (None: For you goes without one)."""
+        with self._lock:
+            if taste is not None and taste.features_version != self.features_version:
+                taste = None
+            self.taste = taste
+
     # -- keeping up with the library -----------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Return the current state, catching up with the source first."""

@@ -136,10 +136,9 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
             raise ImportError("recommender.engine")
 
         def make() -> Any:  # runs in a job: the engine gets its own connection
-            from player.library_source import SqliteLibrarySource
-            from recommender.engine import Engine
+            from recommender.cli_engine import build_engine
 
-            return Engine(SqliteLibrarySource(connect(db_path)))
+            return build_engine(connect(db_path), db_path)
 
         return make
 
@@ -149,6 +148,11 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
         engine = PlaybackEngine(conn)
         engine.restore()
         return engine
+
+    def learn_taste(db: Path) -> Any:
+        from recommender.cli_taste import train  # scikit-learn: imported in the job
+
+        return train(db)
 
     def make_demo(dest: Path, **kw: Any) -> Path:
         from player import demo  # numpy and soundfile: imported when the user asks
@@ -160,7 +164,7 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
         playback=_optional(playback, "playback") if with_playback else None,
         scan=_optional(scanner, "scanner"), analyze=_optional(analysis, "analysis"),
         make_engine=_optional(engine_factory, "recommendations"),
-        make_demo=make_demo,
+        make_demo=make_demo, learn_taste=learn_taste,
         demo_dir=data_dir() / "demo" if db_path == data_dir() / "library.db"
         else db_path.parent / "demo",
         music_dir=xdg_music_dir(),

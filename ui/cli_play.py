@@ -61,10 +61,10 @@ def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
     """Return the track ids to play, their source and source_ref."""
     if args.track:
         return [resolve_track(conn, args.track)], "library", None
-    from player.library_source import SqliteLibrarySource
-    from recommender.engine import Engine
+    from player.cli_common import db_path
+    from recommender.cli_engine import build_engine
 
-    engine = Engine(SqliteLibrarySource(conn))
+    engine = build_engine(conn, db_path(args))
     if args.foryou:
         picks = engine.for_you(args.count)
         if not picks:

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 80  # wait for a pause in typing; the query itself takes a few ms
 SEARCH_LIMIT = 500
+LEARN_EVERY_PLAYS = 25  # plays between background updates of the taste model
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Collaborators:
     make_engine: EngineFactory | None = None  # -> recommender.engine.Engine
     search: Any = None  # (conn, text, limit) -> list[TrackId]; default browse.search_ids
     make_demo: Any = None  # player.demo.generate
+    learn_taste: Any = None  # recommender.cli_taste.train(db_path)
     demo_dir: Path | None = None
     music_dir: Path | None = None
 
@@ -193,7 +195,8 @@ class MainWindow(QMainWindow):
         self.jobs = LibraryJobs(self.c.db_path, self.job_status, scan=self.c.scan,
                                 analyze=self.c.analyze, demo=self.c.make_demo,
                                 roots=lambda: [r.path for r in browse.roots(self.conn)],
-                                parent=self)
+                                learn_taste=self.c.learn_taste, parent=self)
+        self._plays_since_learning = 0
         self.resize(1280, 800)
 
     def _wire(self) -> None:
@@ -226,6 +229,7 @@ class MainWindow(QMainWindow):
         self.jobs.finished_all.connect(lambda: self.refresh_library(force=True))
         self.jobs.finished_all.connect(self.refresh_playlists)
         self.jobs.analysis_finished.connect(self._on_jobs_analysis_finished)
+        self.jobs.taste_learned.connect(self.recs.use_taste)
         self.jobs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.actions_.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.actions_.feedback_changed.connect(self._on_feedback_changed)
@@ -453,6 +457,7 @@ class MainWindow(QMainWindow):
         self.sidebar.set_roots(browse.roots(self.conn))
 
     def _on_jobs_analysis_finished(self) -> None:
+        self.jobs.learn_taste()  # new features: (re)train the taste model on the history
         self.refresh_library()
         self.refresh_foryou()
 
@@ -534,6 +539,10 @@ class MainWindow(QMainWindow):
             self.foryou.request_refresh()
 
     def _on_link_played(self, _play: Any) -> None:
+        self._plays_since_learning += 1
+        if self._plays_since_learning >= LEARN_EVERY_PLAYS:
+            self._plays_since_learning = 0
+            self.jobs.learn_taste()  # the taste model learns the new plays in the background
         if self.current_view() == "history":
             self.history.refresh()
         self.refresh_foryou()  # For you follows the listening

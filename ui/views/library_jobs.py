@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 ScanFn = Callable[..., object]  # scan(roots | None, db_path, *, progress, cancel)
 AnalyzeFn = Callable[..., object]  # analyze(db_path, *, progress, cancel)
 DemoFn = Callable[..., Path]  # generate(dest, *, progress, cancel) -> dest
+LearnFn = Callable[[Path], object]  # recommender.cli_taste.train(db_path)
+LEARN_LABEL = "Learning your taste"
 
 REFRESH_MS = 1500  # how often views re-read the library while a job writes to it
 RESCAN_MS = 15 * 60 * 1000  # a periodic incremental rescan catches what the watcher missed
@@ -82,10 +84,12 @@ class LibraryJobs(QObject):
     finished_all = Signal()
     message = Signal(str)
     busy_changed = Signal(bool)
+    taste_learned = Signal(object)  # (TasteModel, what was done), from learn_taste()
 
     def __init__(self, db_path: Path, status: JobStatus, *, scan: ScanFn | None,
                  analyze: AnalyzeFn | None, demo: DemoFn | None,
-                 roots: Callable[[], Sequence[str]], parent: QObject | None = None) -> None:
+                 roots: Callable[[], Sequence[str]], learn_taste: LearnFn | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._db_path = db_path
         self._status = status
@@ -93,6 +97,7 @@ class LibraryJobs(QObject):
         self._analyze = analyze
         self._demo = demo
         self._roots = roots
+        self._learn_taste = learn_taste
         self._steps: list[Step] = []
         self._thread: JobThread | None = None
         self._label = ""
@@ -142,6 +147,18 @@ class LibraryJobs(QObject):
     def analyse(self) -> None:
         """Analyse tracks that have no features yet."""
         self._queue_analysis()
+
+    def learn_taste(self) -> None:
+        """Train the taste model on the history, or learn the plays since last time."""
+        if self._learn_taste is None or any(s.label == LEARN_LABEL for s in self._steps):
+            return
+        learn, db = self._learn_taste, self._db_path
+        self._queue(Step(LEARN_LABEL, lambda progress, cancel: _quietly(learn, db),
+                         self._after_learning))
+
+    def _after_learning(self, result: object) -> None:
+        if result is not None:  # None: too little history to train yet
+            self.taste_learned.emit(result)
 
     def make_demo(self, dest: Path) -> None:
         """Generate the demo library into dest, then add it like a music folder."""
@@ -271,6 +288,14 @@ class LibraryJobs(QObject):
 
     def _on_watcher_directory_changed(self, _path: str) -> None:
         self._debounce.start()
+
+
+def _quietly(learn: LearnFn, db: Path) -> object:
+    """Run the taste training; too little history yet is not an error worth showing."""
+    try:
+        return learn(db)
+    except ValueError:  # not enough plays yet: For you goes on without the model
+        return None
 
 
 def _folders_to_watch(roots: Sequence[str]) -> list[str]:

@@ -54,6 +54,11 @@ class Recommendations(QObject):
         self._submit("foryou", lambda: self.engine().for_you(n, adventurousness),
                      self.picks_ready)
 
+    def use_taste(self, result: object) -> None:
+        """Hand a newly trained taste model ((model, what was done) from the job) to the engine."""
+        if self._engine is not None and isinstance(result, tuple) and result:
+            self._engine.set_taste(result[0])
+
     def start_radio(self, seeds: Sequence[TrackId], n: int = 25) -> None:
         """Start a radio from seeds; radio_ready follows with its first picks."""
         seeds = list(seeds)
