@@ -137,6 +137,38 @@ def replace_generated(
     return pid
 
 
+AUTO_MIXES_MARK = json.dumps({"generated_by": "mixes"})
+
+
+def replace_auto_mixes(
+    conn: sqlite3.Connection, mixes: Sequence[tuple[str, Sequence[TrackId], str]]
+) -> list[PlaylistId]:
+    """Replace the automatic mixes with a new set of (name, tracks, reason), in one transaction.
+
+    Only playlists this function made are replaced; a mix whose name a playlist of the
+    user's already has is left out rather than taking it over.
+    """
+    ids: list[PlaylistId] = []
+    with transaction(conn):
+        conn.execute("DELETE FROM playlists WHERE kind = ? AND rules = ?",
+                     (GENERATED, AUTO_MIXES_MARK))
+        taken = {r[0].casefold() for r in conn.execute("SELECT name FROM playlists")}
+        now = time.time()
+        for name, tracks, reason in mixes:
+            name = _clean_name(name)
+            if name.casefold() in taken or not tracks:
+                continue
+            taken.add(name.casefold())
+            cur = conn.execute(
+                "INSERT INTO playlists (name, kind, rules, description, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (name, GENERATED, AUTO_MIXES_MARK, reason, now, now))
+            pid = PlaylistId(int(cur.lastrowid or 0))
+            _check_tracks(conn, tracks)
+            _write_positions(conn, pid, list(tracks))
+            ids.append(pid)
+    return ids
+
+
 def list_playlists(conn: sqlite3.Connection) -> list[PlaylistInfo]:
     """Return every playlist, by name."""
     rows = conn.execute(
@@ -375,5 +407,5 @@ __all__ = [
     "PlaylistInfo", "RuleError", "add_tracks", "create_playlist", "delete_playlist",
     "ensure_default_playlists", "evaluate_rules", "get_playlist", "list_playlists",
     "move_tracks", "playlist_tracks", "remove_positions", "remove_tracks", "rename_playlist",
-    "reorder", "replace_generated", "set_rating", "set_rules",
+    "reorder", "replace_auto_mixes", "replace_generated", "set_rating", "set_rules",
 ]

@@ -10,12 +10,15 @@ import argparse
 import sys
 import time
 import unicodedata
+from pathlib import Path
 
 from player.cli_common import add_db_option, open_db, print_json
 from player.cli_playlists import playlist_subcommands
+from player.db import connect
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
-from player.playlists import PlaylistError, replace_generated
+from player.playlists import PlaylistError, replace_auto_mixes, replace_generated
+from recommender.cli_engine import build_engine
 from recommender.engine import Engine
 from recommender.mixes import Mix, all_mixes
 from recommender.picks import Snapshot
@@ -82,6 +85,18 @@ def _track_json(snap: Snapshot, ids: list[TrackId]) -> list[dict[str, object]]:
 def _engine(args: argparse.Namespace) -> tuple[Engine, SqliteLibrarySource]:
     source = SqliteLibrarySource(open_db(args))
     return Engine(source), source
+
+
+def refresh_mixes(db: Path, *, progress: object = None, cancel: object = None) -> int:
+    """Recompute the mixes of a library and save them as its automatic playlists.
+
+    The window runs this as a background job after analysis and as the history grows;
+    returns how many mixes were saved.
+    """
+    conn = connect(db)
+    snap = build_engine(conn, db).snapshot()
+    mixes = all_mixes(snap, time.time())
+    return len(replace_auto_mixes(conn, [(m.name, m.tracks, m.reason) for m in mixes]))
 
 
 def _mixes(args: argparse.Namespace) -> tuple[Snapshot, list[Mix]]:

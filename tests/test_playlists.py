@@ -29,6 +29,7 @@ from player.playlists import (
     remove_tracks,
     rename_playlist,
     reorder,
+    replace_auto_mixes,
     set_rating,
     set_rules,
 )
@@ -239,3 +240,17 @@ def test_random_sort_and_editing_rules(conn: sqlite3.Connection, lib: dict[str, 
         set_rating(conn, lib["jazz"], 6)
     set_rating(conn, lib["jazz"], 0)
     assert pick(conn, {"rules": [rule("rating", ">", 0)]}) == [lib["slow"]]
+
+
+def test_automatic_mixes_replace_their_own_set_only(
+        conn: sqlite3.Connection, lib: dict[str, TrackId]) -> None:
+    mine = create_playlist(conn, "Calm evening")
+    replace_auto_mixes(conn, [("Fast, bright", [lib["fast"], lib["rock"]], "fast and bright"),
+                              ("Calm evening", [lib["slow"]], "taken by the user")])
+    names = {p.name: p for p in list_playlists(conn)}
+    assert playlist_tracks(conn, names["Fast, bright"].id) == [lib["fast"], lib["rock"]]
+    assert names["Calm evening"].id == mine  # the user's playlist was not taken over
+    # The next refresh drops mixes that no longer exist and keeps the user's playlists.
+    replace_auto_mixes(conn, [("Slow, dark", [lib["slow"], lib["jazz"]], "slow")])
+    names = {p.name for p in list_playlists(conn)}
+    assert "Fast, bright" not in names and {"Slow, dark", "Calm evening"} <= names

@@ -261,6 +261,11 @@ def test_welcome_page_then_demo_library_scans_analyses_and_recommends(
     assert browse.track_count(conn) == len(demo.STYLES) * 3
     assert browse.unanalyzed_count(conn) == 0
     assert {a.name for a in browse.artists(conn)} == {s.artist for s in demo.STYLES}
+    # Analysis is followed by the automatic mixes, listed under Mixes and Playlists.
+    mixes = conn.execute("SELECT id, name FROM playlists WHERE kind = 'generated'").fetchall()
+    assert len(mixes) >= 2
+    qtbot.waitUntil(lambda: all(f"playlist:{pid}" in w.sidebar._items for pid, _ in mixes),
+                    timeout=10_000)
     _click_sidebar(qtbot, w, "foryou")
     qtbot.waitUntil(lambda: w.foryou.model.rowCount() > 0, timeout=120_000)
     reasons = [w.foryou.model.data(w.foryou.model.index(r, w.foryou.model.columnCount() - 1))

@@ -154,6 +154,11 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
 
         return train(db)
 
+    def make_mixes(db: Path) -> Any:
+        from recommender.cli_playlists_gen import refresh_mixes
+
+        return refresh_mixes(db)
+
     def make_demo(dest: Path, **kw: Any) -> Path:
         from player import demo  # numpy and soundfile: imported when the user asks
 
@@ -164,7 +169,7 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
         playback=_optional(playback, "playback") if with_playback else None,
         scan=_optional(scanner, "scanner"), analyze=_optional(analysis, "analysis"),
         make_engine=_optional(engine_factory, "recommendations"),
-        make_demo=make_demo, learn_taste=learn_taste,
+        make_demo=make_demo, learn_taste=learn_taste, make_mixes=make_mixes,
         demo_dir=data_dir() / "demo" if db_path == data_dir() / "library.db"
         else db_path.parent / "demo",
         music_dir=xdg_music_dir(),

@@ -71,6 +71,7 @@ class Collaborators:
     search: Any = None  # (conn, text, limit) -> list[TrackId]; default browse.search_ids
     make_demo: Any = None  # player.demo.generate
     learn_taste: Any = None  # recommender.cli_taste.train(db_path)
+    make_mixes: Any = None  # recommender.cli_playlists_gen.refresh_mixes(db_path)
     demo_dir: Path | None = None
     music_dir: Path | None = None
 
@@ -195,7 +196,8 @@ class MainWindow(QMainWindow):
         self.jobs = LibraryJobs(self.c.db_path, self.job_status, scan=self.c.scan,
                                 analyze=self.c.analyze, demo=self.c.make_demo,
                                 roots=lambda: [r.path for r in browse.roots(self.conn)],
-                                learn_taste=self.c.learn_taste, parent=self)
+                                learn_taste=self.c.learn_taste,
+                                make_mixes=self.c.make_mixes, parent=self)
         self._plays_since_learning = 0
         self.resize(1280, 800)
 
@@ -230,6 +232,7 @@ class MainWindow(QMainWindow):
         self.jobs.finished_all.connect(self.refresh_playlists)
         self.jobs.analysis_finished.connect(self._on_jobs_analysis_finished)
         self.jobs.taste_learned.connect(self.recs.use_taste)
+        self.jobs.mixes_changed.connect(self.refresh_playlists)
         self.jobs.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.actions_.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.actions_.feedback_changed.connect(self._on_feedback_changed)
@@ -458,6 +461,7 @@ class MainWindow(QMainWindow):
 
     def _on_jobs_analysis_finished(self) -> None:
         self.jobs.learn_taste()  # new features: (re)train the taste model on the history
+        self.jobs.refresh_mixes()  # and regroup the library into mixes
         self.refresh_library()
         self.refresh_foryou()
 
@@ -543,6 +547,7 @@ class MainWindow(QMainWindow):
         if self._plays_since_learning >= LEARN_EVERY_PLAYS:
             self._plays_since_learning = 0
             self.jobs.learn_taste()  # the taste model learns the new plays in the background
+            self.jobs.refresh_mixes()  # personal mixes follow the listening
         if self.current_view() == "history":
             self.history.refresh()
         self.refresh_foryou()  # For you follows the listening

@@ -23,6 +23,8 @@ AnalyzeFn = Callable[..., object]  # analyze(db_path, *, progress, cancel)
 DemoFn = Callable[..., Path]  # generate(dest, *, progress, cancel) -> dest
 LearnFn = Callable[[Path], object]  # recommender.cli_taste.train(db_path)
 LEARN_LABEL = "Learning your taste"
+MIXES_LABEL = "Making mixes"
+MixesFn = Callable[[Path], object]  # recommender.cli_playlists_gen.refresh_mixes(db_path)
 
 REFRESH_MS = 1500  # how often views re-read the library while a job writes to it
 RESCAN_MS = 15 * 60 * 1000  # a periodic incremental rescan catches what the watcher missed
@@ -85,11 +87,12 @@ class LibraryJobs(QObject):
     message = Signal(str)
     busy_changed = Signal(bool)
     taste_learned = Signal(object)  # (TasteModel, what was done), from learn_taste()
+    mixes_changed = Signal()  # the automatic mixes were saved anew
 
     def __init__(self, db_path: Path, status: JobStatus, *, scan: ScanFn | None,
                  analyze: AnalyzeFn | None, demo: DemoFn | None,
                  roots: Callable[[], Sequence[str]], learn_taste: LearnFn | None = None,
-                 parent: QObject | None = None) -> None:
+                 make_mixes: MixesFn | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._db_path = db_path
         self._status = status
@@ -98,6 +101,7 @@ class LibraryJobs(QObject):
         self._demo = demo
         self._roots = roots
         self._learn_taste = learn_taste
+        self._make_mixes = make_mixes
         self._steps: list[Step] = []
         self._thread: JobThread | None = None
         self._label = ""
@@ -155,6 +159,14 @@ class LibraryJobs(QObject):
         learn, db = self._learn_taste, self._db_path
         self._queue(Step(LEARN_LABEL, lambda progress, cancel: _quietly(learn, db),
                          self._after_learning))
+
+    def refresh_mixes(self) -> None:
+        """Recompute the automatic mixes from the library and history, in the background."""
+        if self._make_mixes is None or any(s.label == MIXES_LABEL for s in self._steps):
+            return
+        make, db = self._make_mixes, self._db_path
+        self._queue(Step(MIXES_LABEL, lambda progress, cancel: make(db),
+                         lambda _count: self.mixes_changed.emit()))
 
     def _after_learning(self, result: object) -> None:
         if result is not None:  # None: too little history to train yet
