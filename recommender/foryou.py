@@ -437,7 +437,7 @@ def cold_start(snap: Snapshot, n: int, groups: list[tuple[str, np.ndarray]]) -> 
         step = max(1, rows.size // max(n, 1))
         chosen = select(snap, rows[::step], n)
         return [Pick(TrackId(int(sim.track_ids_[r])), 0.0,
-                     "a start: play, like or skip tracks (or use --like genre:NAME) so Timbre learns",
+                     "a varied start from across your library: play, like or skip so Timbre learns",
                      "start") for r in chosen]
     score = np.full(len(sim), -np.inf, np.float32)
     label_of = np.full(len(sim), -1, np.int64)

@@ -158,7 +158,8 @@ def test_cold_start_from_likes(db_path: Path) -> None:
         engine.for_you(5, likes=["jazz"])
     # With nothing at all to go on, a varied start that says how to teach it.
     start = engine.for_you(5, now=NOW)
-    assert len(start) == 5 and "--like" in start[0].why
+    assert len(start) == 5 and all(p.kind == "start" for p in start)
+    assert "play, like or skip" in start[0].why
 
 
 def test_radio_steers_away_from_skips(library) -> None:  # type: ignore[no-untyped-def]
