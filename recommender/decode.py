@@ -1,8 +1,11 @@
-"""Decode the analysed excerpt of a track: mono float32 at 22,050 Hz, one read per file.
+"""Decode the analysed excerpt of a track: mono float32 at 22,050 Hz, one open per file.
 
-Only a window from the middle of the track is decoded: measured on 4-minute tracks,
-decoding the whole file costs more than all the feature extraction on a 30 s window, so
-reading just the window is where most of the analysis speed comes from. libsndfile
+Only 30 s of the track are decoded, as three 10 s windows spread over it (at 20%, 50%
+and 80%) and joined: measured on 4-minute tracks, decoding the whole file costs more
+than all the feature extraction on 30 s, so reading just the windows is where most of
+the analysis speed comes from; and three windows describe a whole piece better than one
+window of the same length (bench/eval_similarity.py: precision@10 0.556 with 30 s from
+the middle, 0.618 with three 10 s windows, on the same pieces). libsndfile
 (soundfile) seeks straight to the window for WAV, FLAC, AIFF, Ogg Vorbis and MP3; m4a,
 Opus (libsndfile fails on most ffmpeg-encoded Opus) and whatever libsndfile rejects go
 through an ffmpeg pipe that seeks on the input side.
@@ -22,7 +25,9 @@ import soxr
 
 SR_HZ = 22_050
 EXCERPT_S = 30.0
-"""Length of the analysed window; a shorter track is analysed whole."""
+"""Length of the analysed excerpt; a track up to this long is analysed whole."""
+WINDOW_CENTRES = (0.2, 0.5, 0.8)
+"""Where the windows of the excerpt sit, as fractions of the track."""
 
 MIN_AUDIO_S = 1.0
 """Less decoded audio than this is an error: too short to say anything about."""
@@ -42,21 +47,25 @@ class DecodeError(Exception):
 class Excerpt:
     """A decoded window of a track."""
 
-    signal: np.ndarray  # float32, shape (n,), mono, at SR_HZ
-    start_s: float  # where the window starts in the track
+    signal: np.ndarray  # float32, shape (n,), mono, at SR_HZ: the windows joined
+    start_s: float  # where the first window starts in the track
     duration_s: float | None  # the whole track's length, when known
     decoder: str  # soundfile | ffmpeg
 
 
-def window(duration_s: float | None, excerpt_s: float = EXCERPT_S) -> tuple[float, float]:
-    """Return (start_s, length_s) of the window to analyse in a track of that length.
+def windows(duration_s: float | None,
+            excerpt_s: float = EXCERPT_S) -> list[tuple[float, float]]:
+    """Return the (start_s, length_s) windows to analyse in a track of that length.
 
-    The window is centred on the middle of the track, where intros and fade-outs are
-    farthest; an unknown length decodes from the start.
+    Three windows sharing excerpt_s, centred at WINDOW_CENTRES of the track (clear of
+    intros and fade-outs); a track no longer than excerpt_s, or of unknown length, is
+    one window from the start.
     """
     if duration_s is None or not np.isfinite(duration_s) or duration_s <= excerpt_s:
-        return 0.0, excerpt_s
-    return (duration_s - excerpt_s) / 2.0, excerpt_s
+        return [(0.0, excerpt_s)]
+    length = excerpt_s / len(WINDOW_CENTRES)
+    return [(min(max(0.0, c * duration_s - length / 2), duration_s - length), length)
+            for c in WINDOW_CENTRES]
 
 
 def decode(path: str | bytes, duration_s: float | None = None, *,
@@ -105,11 +114,13 @@ def _decode_soundfile(path: str | bytes, excerpt_s: float) -> Excerpt:
         if not 0 < frames < 2**62:  # e.g. some Ogg Vorbis files: no length, no seeking
             raise ValueError("libsndfile cannot tell the length of this file")
         duration_s = frames / rate
-        start_s, length_s = window(duration_s, excerpt_s)
-        if start_s > 0:
+        spans = windows(duration_s, excerpt_s)
+        parts = []
+        for start_s, length_s in spans:
             f.seek(int(start_s * rate))
-        data = f.read(int(length_s * rate), dtype="float32", always_2d=True)
-    return Excerpt(_to_mono_sr(data, rate), start_s, duration_s, "soundfile")
+            parts.append(f.read(int(length_s * rate), dtype="float32", always_2d=True))
+    return Excerpt(_to_mono_sr(np.concatenate(parts), rate), spans[0][0], duration_s,
+                   "soundfile")
 
 
 def _decode_ffmpeg(path: str | bytes, duration_s: float | None, excerpt_s: float,
@@ -120,11 +131,18 @@ def _decode_ffmpeg(path: str | bytes, duration_s: float | None, excerpt_s: float
         raise DecodeError("this format needs ffmpeg, which is not installed")
     if duration_s is None:
         duration_s = probe_duration(path)
-    start_s, length_s = window(duration_s, excerpt_s)
-    cmd: list[str | bytes] = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                              "-ss", f"{start_s:.3f}", "-t", f"{length_s:.3f}",
-                              "-i", path, "-vn", "-sn", "-dn",
-                              "-f", "f32le", "-ac", "1", "-ar", str(SR_HZ), "-"]
+    spans = windows(duration_s, excerpt_s)
+    # One process, one input per window (each seeking on the input side), joined.
+    cmd: list[str | bytes] = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+    for start_s, length_s in spans:
+        cmd += ["-ss", f"{start_s:.3f}", "-t", f"{length_s:.3f}", "-i", path]
+    if len(spans) > 1:
+        joined = "".join(f"[{i}:a:0]" for i in range(len(spans)))
+        cmd += ["-filter_complex", f"{joined}concat=n={len(spans)}:v=0:a=1[out]",
+                "-map", "[out]"]
+    else:
+        cmd += ["-vn", "-sn", "-dn"]
+    cmd += ["-f", "f32le", "-ac", "1", "-ar", str(SR_HZ), "-"]
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=timeout_s, check=False)
@@ -138,7 +156,7 @@ def _decode_ffmpeg(path: str | bytes, duration_s: float | None, excerpt_s: float
         if reason.startswith(name + ": "):  # ffmpeg names the file; the caller knows it
             reason = reason[len(name) + 2:]
         raise DecodeError(f"ffmpeg cannot decode the file: {reason[:300]}")
-    return Excerpt(_checked(signal.astype(np.float32)), start_s, duration_s, "ffmpeg")
+    return Excerpt(_checked(signal.astype(np.float32)), spans[0][0], duration_s, "ffmpeg")
 
 
 def probe_duration(path: str | bytes) -> float | None:

@@ -47,7 +47,7 @@ import scipy.ndimage
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 """Bumped whenever extraction changes: stored vectors of another version are redone."""
 
 N_FFT = 2048

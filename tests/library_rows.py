@@ -14,6 +14,7 @@ from pathlib import Path
 
 from player.db import transaction
 from player.models import TrackId
+from recommender.features import FEATURES_VERSION
 
 
 def add_root(conn: sqlite3.Connection, path: Path) -> int:
@@ -62,7 +63,7 @@ def add_track(
 
 def add_features(conn: sqlite3.Connection, track_id: TrackId, **descriptors: float | str) -> None:
     """Store descriptor columns of the features table for one track (a dummy vector)."""
-    cols = {"track_id": int(track_id), "version": 1, "vector": b"\0\0\0\0",
+    cols = {"track_id": int(track_id), "version": FEATURES_VERSION, "vector": b"\0\0\0\0",
             "analyzed_at": time.time(), **descriptors}
     with transaction(conn):
         conn.execute(

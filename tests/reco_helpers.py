@@ -15,6 +15,7 @@ import numpy as np
 from player.db import transaction
 from player.history import record_plays
 from player.models import END_FINISHED, END_SKIPPED, Play, TrackId
+from recommender.features import FEATURES_VERSION
 
 DAY = 86_400.0
 NOW = 1_780_000_000.0  # a fixed "now" (2026) so results do not depend on the clock
@@ -46,7 +47,7 @@ def add_tracks(conn: sqlite3.Connection, specs: Sequence[dict[str, object]]) -> 
 def add_features(
     conn: sqlite3.Connection,
     vectors: dict[TrackId, np.ndarray],
-    version: int = 1,
+    version: int = FEATURES_VERSION,
     descriptors: dict[TrackId, dict[str, object]] | None = None,
 ) -> None:
     """Store feature vectors (float32 blobs) and optional descriptor columns."""
@@ -92,7 +93,7 @@ STYLES = (  # genre, tempo, energy, key, mode
 
 
 def standard_library(conn: sqlite3.Connection, per_style: int = 8, seed: int = 0,
-                     version: int = 1) -> tuple[list[TrackId], np.ndarray]:
+                     version: int = FEATURES_VERSION) -> tuple[list[TrackId], np.ndarray]:
     """Insert 4 styles x per_style analysed, tagged tracks; return (ids, style per track).
 
     Each style has its own cluster of sound, genre, tempo and energy; four artists per

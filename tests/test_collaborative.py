@@ -10,6 +10,7 @@ from player.db import connect
 from player.library_source import SqliteLibrarySource
 from recommender.collaborative import CoListening, session_ids
 from recommender.engine import Engine
+from recommender.features import FEATURES_VERSION
 from recommender.similarity import ContentSimilarity
 from recommender.source import PlayLog
 from tests.reco_helpers import DAY, GROUPS, NOW, add_tracks, plays, standard_library
@@ -108,7 +109,7 @@ def test_a_play_that_ends_updates_the_engine_without_a_rebuild(db_path: Path) ->
     conn = connect(db_path)
     ids, labels = standard_library(conn, per_style=6)
     plays(conn, [(ids[0], NOW - 3 * DAY + k * 60, False) for k in range(3)])
-    engine = Engine(SqliteLibrarySource(conn), features_version=1,
+    engine = Engine(SqliteLibrarySource(conn), features_version=FEATURES_VERSION,
                     similarity=ContentSimilarity(groups=GROUPS))
     before = engine.for_you(10, now=NOW)
     assert engine.rebuilds == 1
@@ -134,7 +135,7 @@ def test_imported_plays_matched_later_reach_the_engine(db_path: Path) -> None:
                      "title, imported_from) VALUES (NULL, ?, 1.0, 'imported', 'import', ?, ?, 'scrobbler')",
                      (NOW - 2 * DAY, artist + " (x)", title))
     plays(conn, [(ids[0], NOW - DAY, False)])
-    engine = Engine(SqliteLibrarySource(conn), features_version=1,
+    engine = Engine(SqliteLibrarySource(conn), features_version=FEATURES_VERSION,
                     similarity=ContentSimilarity(groups=GROUPS))
     assert engine.snapshot().cf.index_of([ids[5]])[0] == -1  # not matched yet
     with transaction(conn):  # the tags get fixed; a rescan would rematch it

@@ -141,18 +141,22 @@ def test_same_audio_in_every_format_gives_nearly_the_same_vector(tmp_path: Path)
 
 
 @pytest.mark.parametrize("fmt", ["flac", "m4a"])
-def test_decode_reads_only_a_window_from_the_middle(tmp_path: Path, fmt: str) -> None:
-    # 100 s: 40 s at 220 Hz, 20 s at 880 Hz, 40 s at 220 Hz; the window is 35 s..65 s.
-    signal = np.concatenate([tone(220, 40), tone(880, 20), tone(220, 40)])
+def test_decode_reads_three_windows_spread_over_the_track(tmp_path: Path, fmt: str) -> None:
+    # 100 s at 220 Hz, except 10 s of 880 Hz around 20, 50 and 80 s: exactly the three
+    # windows (15-25, 45-55 and 75-85 s) must be decoded, and nothing in between.
+    signal = tone(220, 100)
+    for centre_s in (20, 50, 80):
+        a, b = (centre_s - 5) * SR_HZ, (centre_s + 5) * SR_HZ
+        signal[a:b] = tone(880, 10)
     path = write_audio(tmp_path / f"long.{fmt}", signal)
     excerpt = decode(str(path), 100.0)
-    assert excerpt.start_s == pytest.approx((100 - EXCERPT_S) / 2)
+    assert excerpt.start_s == pytest.approx(15.0)
     assert len(excerpt.signal) == pytest.approx(EXCERPT_S * SR_HZ, rel=0.01)
     spectrum = np.abs(np.fft.rfft(excerpt.signal))
     freqs = np.fft.rfftfreq(len(excerpt.signal), 1 / SR_HZ)
     energy_880 = spectrum[(freqs > 850) & (freqs < 910)].sum()
     energy_220 = spectrum[(freqs > 200) & (freqs < 240)].sum()
-    assert energy_880 > energy_220  # 20 of the 30 s are the middle section
+    assert energy_880 > 10 * energy_220  # all three windows, and only them
 
 
 def test_decode_without_a_known_length_probes_it(tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ from player import feedback as fb
 from player.db import connect
 from player.library_source import SqliteLibrarySource
 from recommender.engine import Engine
+from recommender.features import FEATURES_VERSION
 from recommender.foryou import BadLike
 from recommender.similarity import ContentSimilarity
 from tests.reco_helpers import DAY, GROUPS, NOW, add_tracks, plays, standard_library
 
 
 def _engine(conn) -> Engine:  # type: ignore[no-untyped-def]
-    return Engine(SqliteLibrarySource(conn), features_version=1,
+    return Engine(SqliteLibrarySource(conn), features_version=FEATURES_VERSION,
                   similarity=ContentSimilarity(groups=GROUPS))
 
 

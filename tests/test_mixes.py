@@ -17,6 +17,7 @@ from player.library_source import SqliteLibrarySource
 from player.models import Play, TrackId
 from player.playlists import get_playlist, playlist_tracks
 from recommender.engine import Engine
+from recommender.features import FEATURES_VERSION
 from recommender.mixes import all_mixes, cluster, personal_mixes, size_guess, sound_mixes
 from recommender.picks import Snapshot
 from recommender.playlists_gen import GenerateError, mood_playlist, song_path
@@ -44,7 +45,7 @@ def store_features(conn: sqlite3.Connection, rows: list[tuple[TrackId, np.ndarra
             conn.execute(
                 "INSERT INTO features (track_id, version, vector, analyzed_at, tempo_bpm, mode, "
                 "loudness_db, energy, brightness, danceability, acousticness) "
-                "VALUES (?, 1, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (?, {FEATURES_VERSION}, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
                 (int(tid), np.asarray(vec, "<f4").tobytes(), d.get("tempo_bpm"), d.get("mode"),
                  d.get("loudness_db"), d.get("energy"), d.get("brightness"),
                  d.get("danceability"), d.get("acousticness")))
@@ -72,7 +73,7 @@ def styled(db_path: Path) -> tuple[sqlite3.Connection, dict[str, list[TrackId]]]
 
 
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
-    return Engine(SqliteLibrarySource(conn), 1).snapshot()
+    return Engine(SqliteLibrarySource(conn), FEATURES_VERSION).snapshot()
 
 
 def style_of(by_style: dict[str, list[TrackId]]) -> dict[TrackId, str]:

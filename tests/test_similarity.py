@@ -9,13 +9,14 @@ import numpy as np
 from player.db import connect
 from player.library_source import SqliteLibrarySource
 from recommender.engine import Engine
+from recommender.features import FEATURES_VERSION
 from recommender.similarity import ContentSimilarity, normalise_text
 from recommender.source import FeatureMatrix
 from tests.reco_helpers import DIM, GROUPS, add_features, add_tracks, standard_library
 
 
 def _engine(conn, **kw) -> Engine:  # type: ignore[no-untyped-def]
-    return Engine(SqliteLibrarySource(conn), features_version=1,
+    return Engine(SqliteLibrarySource(conn), features_version=FEATURES_VERSION,
                   similarity=ContentSimilarity(groups=GROUPS, **kw))
 
 
