@@ -169,8 +169,12 @@ def build_set(cache: Path, per_label: int, seed: int) -> list[tuple[Path, str]]:
         want_each = -(-per_label // len(folders))
         scores = [s for f in folders for s in _scores_for(f, want_each, rng)]
         made = 0
+        seen: set[Path] = set()
         for name, score in scores:
             out = folder_dir / f"{name}.wav"
+            if out in seen:  # the corpus has some pieces twice (e.g. .mxl and .krn)
+                continue
+            seen.add(out)
             if out.exists() or _render(score, out, soundfont, rng):
                 items.append((out, label))
                 made += 1
