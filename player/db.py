@@ -106,7 +106,7 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def utils_db(conn: sqlite3.Connection) -> "sqlite_utils.Database":
+def utils_db(conn: sqlite3.Connection) -> sqlite_utils.Database:
     """Wrap a connection for sqlite-utils' queries and introspection.
 
     Not for bulk writes: sqlite-utils commits every batch, measured 6x slower than one

@@ -21,7 +21,6 @@ from threading import Event
 from types import TracebackType
 from typing import Any, BinaryIO
 
-
 _LEN = struct.Struct("<I")
 
 

@@ -18,11 +18,11 @@ from typing import Any, BinaryIO
 
 import mutagen
 from mutagen._vorbis import VComment
+from mutagen.aiff import AIFF
 from mutagen.apev2 import APEv2
 from mutagen.asf import ASFTags
-from mutagen.id3 import ID3
-from mutagen.aiff import AIFF
 from mutagen.flac import FLAC
+from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, MP4Tags
 from mutagen.oggopus import OggOpus
