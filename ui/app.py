@@ -1,9 +1,9 @@
 """Timbre's entry point: a CLI command when one is given, else the window.
 
 This is the one place that builds and wires everything: the database connection,
-playback, the scanner, the analysis, the recommendation engine and the window. Each
-capability is imported where it is used; one that is missing leaves the window working
-without it.
+playback, the scanner, the analysis, the recommendation engine and the window. The
+heavy ones (librosa, scikit-learn) are imported inside the jobs that use them, so the
+window opens without waiting for them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,53 +94,24 @@ def _desktop_quote(path: str) -> str:
     return f'"{escaped}"'
 
 
-def _optional(load: Callable[[], Any], what: str) -> Any:
-    """Return load(), or None when the module it needs is not there (yet)."""
-    try:
-        return load()
-    except ImportError as exc:
-        log.warning("%s unavailable: %s", what, exc)
-        return None
-
-
 def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = True) -> Any:
     """Open the library and build what the window works with (see Collaborators)."""
     from player.db import connect
     from player.paths import data_dir
+    from player.scanner import scan
     from ui.main_window import Collaborators
 
     conn = connect(db_path)
 
-    def scanner() -> Any:
-        from player.scanner import scan
+    def analyze(db: Path, **kw: Any) -> Any:
+        from recommender.analysis import analyze as run  # librosa: imported in the job
 
-        return scan
+        return run(db, **kw)
 
-    def analysis() -> Any:
-        import importlib.util
+    def make_engine() -> Any:  # runs in a job: the engine gets its own connection
+        from recommender.cli_engine import build_engine
 
-        if importlib.util.find_spec("recommender.analysis") is None:
-            raise ImportError("recommender.analysis")
-
-        def analyze(db: Path, **kw: Any) -> Any:
-            from recommender.analysis import analyze as run  # librosa: import in the job
-
-            return run(db, **kw)
-
-        return analyze
-
-    def engine_factory() -> Any:
-        import importlib.util
-
-        if importlib.util.find_spec("recommender.engine") is None:
-            raise ImportError("recommender.engine")
-
-        def make() -> Any:  # runs in a job: the engine gets its own connection
-            from recommender.cli_engine import build_engine
-
-            return build_engine(connect(db_path), db_path)
-
-        return make
+        return build_engine(connect(db_path), db_path)
 
     def playback() -> Any:
         from player.playback import PlaybackEngine
@@ -166,9 +137,8 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
 
     return Collaborators(
         conn=conn, db_path=db_path, settings=settings,
-        playback=_optional(playback, "playback") if with_playback else None,
-        scan=_optional(scanner, "scanner"), analyze=_optional(analysis, "analysis"),
-        make_engine=_optional(engine_factory, "recommendations"),
+        playback=playback() if with_playback else None,
+        scan=scan, analyze=analyze, make_engine=make_engine,
         make_demo=make_demo, learn_taste=learn_taste, make_mixes=make_mixes,
         demo_dir=data_dir() / "demo" if db_path == data_dir() / "library.db"
         else db_path.parent / "demo",
@@ -196,10 +166,8 @@ def apply_look(app: Any) -> None:
 
 def start_mpris(playback: Any, window: Any) -> Any:
     """Publish the player on D-Bus (MPRIS2); None without a session bus."""
-    try:
-        from player.mpris import MprisService
-    except ImportError:
-        return None
+    from player.mpris import MprisService
+
     service = MprisService.start(playback, can_raise=True, parent=window)
     if service is not None:
         service.raise_requested.connect(window.showNormal)
