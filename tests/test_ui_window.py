@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from player import browse, demo
 from player.history import iter_plays
@@ -271,6 +271,18 @@ def test_welcome_page_then_demo_library_scans_analyses_and_recommends(
     reasons = [w.foryou.model.data(w.foryou.model.index(r, w.foryou.model.columnCount() - 1))
                for r in range(w.foryou.model.rowCount())]
     assert all(reasons)
+    # No history yet: the cold-start bar offers the library's genres; picking one puts
+    # that genre first (the small demo has 3 jazz tracks for 30 picks).
+    assert w.foryou.start_bar.isVisibleTo(w)
+    buttons = {b.property("like"): b for b in w.foryou.start_bar.findChildren(QPushButton)}
+    jazz = next(spec for spec in buttons if spec.lower() == "genre:jazz")
+    with qtbot.waitSignal(w.recs.picks_ready, timeout=60_000):
+        buttons[jazz].click()
+    ids = w.foryou.model.track_ids()
+    genre_of = {t: r.genre for t, r in browse.rows(conn, ids).items()}
+    jazz_ids = {t for t in browse.track_ids(conn) if browse.rows(conn, [t])[t].genre == "Jazz"}
+    assert jazz_ids and jazz_ids <= set(ids)
+    assert genre_of[ids[0]] == "Jazz", [genre_of[t] for t in ids[:5]]
     _save_screenshots(qtbot, w, shots)
 
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player import browse
 from player.models import TrackId
 from ui.models import COLUMNS, Column, TrackTableModel
 from ui.views.icons import icon
@@ -25,6 +26,10 @@ from ui.views.pages import plain_label, title_label
 from ui.views.track_view import TrackTableView
 
 ACTIONS = Column("actions", "", lambda r: "", lambda r: None)  # holds the row's buttons
+# Moods the engine can read from the analysed descriptors (recommender.foryou.MOOD_RULES).
+START_MOODS = ("calm", "energetic", "upbeat", "melancholic", "dance")
+START_GENRES = 8  # the library's most common genres offered at a cold start
+
 FOR_YOU_COLUMNS = (*(c for c in COLUMNS if c.key in ("title", "artist", "album", "duration",
                                                      "play_count")), ACTIONS)
 
@@ -32,11 +37,13 @@ FOR_YOU_COLUMNS = (*(c for c in COLUMNS if c.key in ("title", "artist", "album",
 class ForYouPage(QWidget):
     """Shows picks (anything with .track_id and .why); asks for new ones via signals.
 
-    `refresh_requested(n, adventurousness)`: the window computes picks in a worker and
-    calls set_picks(). `not_this(ids)` / `less_like_this(ids)`: feedback for a row.
+    `refresh_requested(n, adventurousness, likes)`: the window computes picks in a worker
+    and calls set_picks(); likes ("genre:Jazz", "mood:calm") are what the user picked on
+    the cold-start bar, which shows while there is no listening history to go on.
+    `not_this(ids)` / `less_like_this(ids)`: feedback for a row.
     """
 
-    refresh_requested = Signal(int, float)
+    refresh_requested = Signal(int, float, list)
     not_this = Signal(list)
     less_like_this = Signal(list)
 
@@ -46,6 +53,9 @@ class ForYouPage(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._settings = settings
+        self._conn = conn
+        self.likes: list[str] = [str(x) for x in (settings.value("foryou/likes") or [])
+                                 if isinstance(x, str)]
         self.model = TrackTableModel(conn, self, columns=FOR_YOU_COLUMNS, extra_header="Why")
         self.table = TrackTableView(self.model, "foryou", settings, sortable=False,
                                     visible=("title", "artist", "duration", "actions"))
@@ -87,6 +97,11 @@ class ForYouPage(QWidget):
             lambda: self.table.play_requested.emit(self.model.track_ids(), 0))
         head.addWidget(self.play_button)
         layout.addLayout(head)
+        self.start_bar = QWidget()
+        self._start_row = QHBoxLayout(self.start_bar)
+        self._start_row.setContentsMargins(0, 0, 0, 6)
+        self.start_bar.hide()
+        layout.addWidget(self.start_bar)
         self._stack = QStackedLayout()
         self.empty = plain_label("")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -107,7 +122,7 @@ class ForYouPage(QWidget):
         """Ask for a fresh set of picks."""
         self.status.setText("Finding music for you…")
         self.refresh_button.setEnabled(False)
-        self.refresh_requested.emit(self.COUNT, self.adventurousness())
+        self.refresh_requested.emit(self.COUNT, self.adventurousness(), list(self.likes))
 
     def set_picks(self, picks: Sequence[object]) -> None:
         """Show picks (objects with .track_id and .why), each with its row buttons."""
@@ -116,12 +131,43 @@ class ForYouPage(QWidget):
         reasons = {TrackId(int(p.track_id)): str(p.why) for p in picks}  # type: ignore[attr-defined]
         self.model.set_ids(ids, reasons)
         self.status.setText(f"{len(ids)} picks" if ids else "")
+        cold = bool(picks) and all(getattr(p, "kind", "") == "start" for p in picks)
+        if cold:
+            self._fill_start_bar()
+        self.start_bar.setVisible(cold)
         if not ids:
             self.set_empty_note("Nothing to recommend yet: add music, or wait for the analysis "
                                 "to finish.")
             return
         self._stack.setCurrentIndex(0)
         self._add_row_buttons()
+
+    def _fill_start_bar(self) -> None:
+        """Offer the library's main genres and a few moods as toggles (a cold start)."""
+        while self._start_row.count():
+            item = self._start_row.takeAt(0)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()
+        self._start_row.addWidget(plain_label("New here? Pick what you like:"))
+        genres = [g.name for g in sorted(browse.genres(self._conn), key=lambda g: -g.track_count)]
+        options = [f"genre:{g}" for g in genres[:START_GENRES]] + \
+            [f"mood:{m}" for m in START_MOODS]
+        for spec in options:
+            button = QPushButton(spec.split(":", 1)[1])  # plain text: tags are untrusted
+            button.setCheckable(True)
+            button.setChecked(spec in self.likes)
+            button.setProperty("like", spec)
+            button.toggled.connect(lambda on, s=spec: self._on_like_toggled(s, on))
+            self._start_row.addWidget(button)
+        self._start_row.addStretch(1)
+
+    def _on_like_toggled(self, spec: str, on: bool) -> None:
+        if on and spec not in self.likes:
+            self.likes.append(spec)
+        elif not on and spec in self.likes:
+            self.likes.remove(spec)
+        self._settings.setValue("foryou/likes", self.likes)
+        self.request_refresh()
 
     def set_error(self, text: str) -> None:
         """Show why picks could not be made."""

@@ -49,9 +49,11 @@ class Recommendations(QObject):
             self._engine = self._make_engine()
         return self._engine
 
-    def for_you(self, n: int, adventurousness: float) -> None:
-        """Compute n For you picks; picks_ready follows."""
-        self._submit("foryou", lambda: self.engine().for_you(n, adventurousness),
+    def for_you(self, n: int, adventurousness: float, likes: Sequence[str] = ()) -> None:
+        """Compute n For you picks (likes: a cold start's "genre:X", "mood:Y"); picks_ready
+        follows."""
+        likes = list(likes)
+        self._submit("foryou", lambda: self.engine().for_you(n, adventurousness, likes),
                      self.picks_ready)
 
     def use_taste(self, result: object) -> None:
