@@ -26,7 +26,6 @@ from threading import Event
 from typing import Any
 
 from player.db import connect, transaction
-from player.history_import import rematch_unmatched
 from player.library import add_root, display_path, root_key
 from player.paths import covers_dir
 from player.scan_pool import ReaderPool
@@ -178,7 +177,10 @@ def scan(
             else:
                 report.removed = _remove_disappeared(conn, walk, known, disappeared)
                 if report.added or report.updated or report.moved:
-                    # imported listens kept unmatched may now have their track
+                    # imported listens kept unmatched may now have their track (imported
+                    # here: the history formats cost 60 ms the window's start-up skips)
+                    from player.history_import import rematch_unmatched
+
                     report.rematched = rematch_unmatched(conn)
         status = "cancelled" if report.cancelled else "ok"
         for root_id, _root in present:

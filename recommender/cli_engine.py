@@ -151,18 +151,24 @@ def cmd_foryou(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_track(conn: sqlite3.Connection, ref: str) -> TrackId | None:
+    """Return the library track a command names (id or path), or None (said on stderr)."""
+    ids = _resolve(SqliteLibrarySource(conn), [ref])
+    return None if ids is None else ids[0]
+
+
 def cmd_like(args: argparse.Namespace) -> int:
     """Like (or unlike) a track."""
     conn = open_db(args)
-    ids = _resolve(SqliteLibrarySource(conn), [args.track])
-    if ids is None:
+    tid = _one_track(conn, args.track)
+    if tid is None:
         return 1
     if args.undo:
-        fb.unlike(conn, ids[0])
-        print(f"Removed the like of track {ids[0]}.")
+        fb.unlike(conn, tid)
+        print(f"Removed the like of track {tid}.")
     else:
-        fb.like(conn, ids[0])
-        print(f"Liked track {ids[0]}.")
+        fb.like(conn, tid)
+        print(f"Liked track {tid}.")
     return 0
 
 
@@ -184,25 +190,25 @@ def cmd_ban(args: argparse.Namespace) -> int:
                 return 2
             print(f"Banned the artist {_plain(name)}: never recommended again.")
         return 0
-    ids = _resolve(SqliteLibrarySource(conn), [args.track])
-    if ids is None:
+    tid = _one_track(conn, args.track)
+    if tid is None:
         return 1
     if args.undo:
-        fb.unban_track(conn, ids[0])
-        print(f"Lifted the ban on track {ids[0]}.")
+        fb.unban_track(conn, tid)
+        print(f"Lifted the ban on track {tid}.")
     else:
-        fb.ban_track(conn, ids[0])
-        print(f"Banned track {ids[0]}: never recommended again.")
+        fb.ban_track(conn, tid)
+        print(f"Banned track {tid}: never recommended again.")
     return 0
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     """Record "not this" or "less like this"."""
     conn = open_db(args)
-    ids = _resolve(SqliteLibrarySource(conn), [args.track])
-    if ids is None:
+    tid = _one_track(conn, args.track)
+    if tid is None:
         return 1
-    fb.add_feedback(conn, ids[0], args.kind)
+    fb.add_feedback(conn, tid, args.kind)
     what = "it and its close neighbours" if args.kind == fb.NOT_THIS else "tracks like it"
     print(f"Noted: {what} will come up less.")
     return 0

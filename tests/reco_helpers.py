@@ -6,6 +6,7 @@ float32 blobs like the analysis writes them, plays through player.history.record
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from player.db import transaction
 from player.history import record_plays
 from player.models import END_FINISHED, END_SKIPPED, Play, TrackId
 from recommender.features import FEATURES_VERSION
+from tests.taste_sim import SimLibrary
 
 DAY = 86_400.0
 NOW = 1_780_000_000.0  # a fixed "now" (2026) so results do not depend on the clock
@@ -112,3 +114,17 @@ def standard_library(conn: sqlite3.Connection, per_style: int = 8, seed: int = 0
             for tid, s in zip(ids, labels, strict=True)}
     add_features(conn, dict(zip(ids, vecs, strict=True)), version=version, descriptors=desc)
     return ids, labels
+
+
+def store_simulated(conn: sqlite3.Connection, lib: SimLibrary, history: Sequence[Play]
+                    ) -> tuple[dict[TrackId, TrackId], list[Play]]:
+    """Store a simulated library's tracks and features; return (simulated id -> library
+    id, the history's plays re-keyed to library ids), recording none of them."""
+    order = sorted(lib.tracks)
+    ids = add_tracks(conn, [{"title": lib.tracks[t].title, "artist": lib.tracks[t].artist,
+                             "genres": lib.tracks[t].genres} for t in order])
+    real = dict(zip(order, ids, strict=True))
+    add_features(conn, {real[t]: lib.features[t] for t in order}, version=lib.version)
+    plays = [dataclasses.replace(p, track_id=real[p.track_id])  # type: ignore[index]
+             for p in history]
+    return real, plays

@@ -9,7 +9,6 @@ the model, and a pick the model decided says so.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ from player.models import Play, TrackId
 from recommender.engine import Engine
 from recommender.picks import Pick
 from recommender.taste import TasteModel, model_path_for, taste_data, train_or_update
-from tests.reco_helpers import add_features, add_tracks
+from tests.reco_helpers import store_simulated
 from tests.taste_sim import SimLibrary, finish_probability, make_library, simulate_plays
 from ui.cli import run
 
@@ -54,16 +53,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     lib = make_library(300, seed=3)
     db = tmp_path_factory.mktemp("foryou_taste") / "library.db"
     conn = connect(db)
-    order = sorted(lib.tracks)
-    ids = add_tracks(conn, [{"title": lib.tracks[t].title, "artist": lib.tracks[t].artist,
-                             "genres": lib.tracks[t].genres} for t in order])
-    real = dict(zip(order, ids, strict=True))
-    add_features(conn, {real[t]: lib.features[t] for t in order}, version=lib.version)
     # Sorted: the simulated sessions of one day are drawn in no particular order.
-    history = sorted(simulate_plays(lib, 1600, seed=4, pool=order[:200]),
+    history = sorted(simulate_plays(lib, 1600, seed=4, pool=sorted(lib.tracks)[:200]),
                      key=lambda p: p.started_at)
-    as_library = [dataclasses.replace(p, track_id=real[p.track_id])  # type: ignore[index]
-                  for p in history]
+    real, as_library = store_simulated(conn, lib, history)
     record_plays(conn, as_library[:1500])
     data = taste_data(SqliteLibrarySource(conn), lib.version)
     model, done = train_or_update(data, model_path_for(db), features_version=lib.version,

@@ -3,7 +3,6 @@ hands it to the recommendation engine, with no `timbre model train` needed."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from player.db import connect
 from player.history import record_plays
 from recommender.taste import model_path_for
-from tests.reco_helpers import add_features, add_tracks
+from tests.reco_helpers import store_simulated
 from tests.taste_sim import make_library, simulate_plays
 from ui.app import make_collaborators, make_settings
 from ui.main_window import MainWindow
@@ -22,15 +21,9 @@ pytestmark = [pytest.mark.no_qt_log, pytest.mark.slow]
 def test_window_learns_taste_in_the_background(qtbot, db_path: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     lib = make_library(200, seed=5)
     conn = connect(db_path)
-    order = sorted(lib.tracks)
-    ids = add_tracks(conn, [{"title": lib.tracks[t].title, "artist": lib.tracks[t].artist,
-                             "genres": lib.tracks[t].genres} for t in order])
-    real = dict(zip(order, ids, strict=True))
-    add_features(conn, {real[t]: lib.features[t] for t in order}, version=lib.version)
-    history = sorted(simulate_plays(lib, 900, seed=6, pool=order[:150]),
+    history = sorted(simulate_plays(lib, 900, seed=6, pool=sorted(lib.tracks)[:150]),
                      key=lambda p: p.started_at)
-    record_plays(conn, [dataclasses.replace(p, track_id=real[p.track_id])  # type: ignore[index]
-                        for p in history])
+    record_plays(conn, store_simulated(conn, lib, history)[1])
 
     collab = make_collaborators(db_path, make_settings(tmp_path / "window.ini"),
                                 with_playback=False)
