@@ -4,8 +4,8 @@ Only 30 s of the track are decoded, as three 10 s windows spread over it (at 20%
 and 80%) and joined: measured on 4-minute tracks, decoding the whole file costs more
 than all the feature extraction on 30 s, so reading just the windows is where most of
 the analysis speed comes from; and three windows describe a whole piece better than one
-window of the same length (bench/eval_similarity.py: precision@10 0.556 with 30 s from
-the middle, 0.618 with three 10 s windows, on the same pieces). libsndfile
+window of the same length (bench/eval_similarity.py, features version 2: precision@10
+about 0.54 with 30 s from the middle, 0.597 with three 10 s windows, on the same pieces). libsndfile
 (soundfile) seeks straight to the window for WAV, FLAC, AIFF, Ogg Vorbis and MP3; m4a,
 Opus (libsndfile fails on most ffmpeg-encoded Opus) and whatever libsndfile rejects go
 through an ffmpeg pipe that seeks on the input side.

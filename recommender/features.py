@@ -3,8 +3,12 @@
 Everything comes from one STFT (n_fft 2048, hop 512 at 22,050 Hz) and the mel
 spectrogram made from it: MFCCs, spectral shape, contrast, chroma, tonnetz, onsets,
 tempo and the harmonic/percussive balance all share them (spectral shape and the
-harmonic/percussive split read every other frame). Only loudness is computed on the
-waveform itself, where it is exact and cheaper.
+harmonic/percussive split read every other frame), and so does the texture: voices
+sounding at once (peaks of a semitone filterbank), the spread of the pitch classes, how
+fast they move, and the intervals sounding together; these do not depend on the
+instruments, which is what tells a chorale from a fiddle tune played on the same organ
+(bench/eval_similarity.py: precision@10 0.597 without them, 0.626 with). Only loudness
+is computed on the waveform itself, where it is exact and cheaper.
 
 The human descriptors (all computed on the analysed excerpt):
 - loudness_db: RMS level of the excerpt in dBFS (0 = a full-scale square wave).
@@ -38,6 +42,7 @@ than 20 tracks' analysis.
 from __future__ import annotations
 
 import fcntl
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +52,7 @@ import scipy.ndimage
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 """Bumped whenever extraction changes: stored vectors of another version are redone."""
 
 N_FFT = 2048
@@ -59,6 +64,8 @@ KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Krumhansl-Kessler key profiles (probe-tone ratings), tonic first.
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+_SEMITONES = np.arange(36, 97, dtype=np.float64)  # MIDI notes C2..C7: the texture's pitch grid
 
 _GROUP_COLUMNS: dict[str, list[str]] = {
     "timbre": (
@@ -74,9 +81,15 @@ _GROUP_COLUMNS: dict[str, list[str]] = {
         # the key as a point on the circle of fifths, so that C and G are close
         + ["key_fifths_cos", "key_fifths_sin", "mode_major", "key_confidence"]
         + [f"tonnetz_mean_{i}" for i in range(6)]
+        # the intervals sounding together (semitone .. tritone): key-independent harmony
+        + [f"interval_{k}" for k in range(1, 7)]
     ),
     "rhythm": ["tempo_bpm", "tempo_confidence", "onset_rate_hz", "beat_regularity",
                "danceability"],
+    # How many notes sound at once and how fast they move: it tells a chorale from a
+    # fiddle tune whatever instruments play them.
+    "texture": ["voices_mean", "voices_std", "chroma_entropy_mean", "chroma_entropy_std",
+                "chroma_flux_mean", "chroma_flux_std", "pitch_flux_mean", "pitch_flux_std"],
     "loudness": ["rms_mean", "rms_std", "loudness_db", "dynamic_range_db", "energy"],
 }
 
@@ -143,7 +156,8 @@ def extract(signal: np.ndarray, sr: int) -> Features:
     log_mel = librosa.power_to_db(mel, ref=1.0, top_db=None)
 
     _timbre(out, mag, log_mel, sr)
-    key, mode = _harmony(out, power, sr)
+    key, mode, chroma = _harmony(out, power, sr)
+    _texture(out, power, chroma, sr)
     _rhythm(out, log_mel, sr)
     _loudness(out, y, sr)
 
@@ -204,8 +218,8 @@ def _timbre(out: dict[str, float], mag: np.ndarray, log_mel: np.ndarray, sr: int
                               0.0, float(np.log2(10.0)))
 
 
-def _harmony(out: dict[str, float], power: np.ndarray, sr: int) -> tuple[str, str]:
-    """Chroma, key and mode (Krumhansl-Kessler), tonnetz; return (key, mode)."""
+def _harmony(out: dict[str, float], power: np.ndarray, sr: int) -> tuple[str, str, np.ndarray]:
+    """Chroma, key and mode (Krumhansl-Kessler), tonnetz; return (key, mode, chroma)."""
     # tuning=0 skips librosa's pitch-tracking tuning estimate, which costs more than
     # everything else here; commercial music is tuned to A440 closely enough.
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0)  # (12, frames)
@@ -221,7 +235,60 @@ def _harmony(out: dict[str, float], power: np.ndarray, sr: int) -> tuple[str, st
     tonnetz = librosa.feature.tonnetz(chroma=chroma, sr=sr)  # (6, frames)
     for i in range(6):
         out[f"tonnetz_mean_{i}"] = float(np.nan_to_num(tonnetz[i]).mean())
-    return KEYS[key_index], "major" if major else "minor"
+    return KEYS[key_index], "major" if major else "minor", chroma
+
+
+@functools.cache
+def _semitone_bank(sr: int) -> np.ndarray:
+    """Return triangular filters, one per semitone from C2 to C7, over the STFT bins."""
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    midi = librosa.hz_to_midi(np.maximum(freqs, 1.0))
+    bank = np.maximum(0.0, 1.0 - np.abs(midi[None, :] - _SEMITONES[:, None]))
+    bank[:, freqs < 50.0] = 0.0  # below the lowest note: rumble, not pitch
+    return bank.astype(np.float32)
+
+
+def _texture(out: dict[str, float], power: np.ndarray, chroma: np.ndarray, sr: int) -> None:
+    """Voices sounding at once, their spread over the pitch classes and how fast they move.
+
+    All are read on the louder 70% of frames (rests and note tails say nothing), and on
+    spectra normalised per frame or per excerpt, so the level of the recording does not
+    count. The interval profile (harmony) is the share of each interval class (semitone to
+    tritone) between the pitch classes sounding together.
+    """
+    semis = _semitone_bank(sr) @ power  # (61, frames)
+    level = semis.sum(axis=0)
+    loud = level > max(float(np.percentile(level, 30)), 1e-10)
+    if int(loud.sum()) < 2:  # a click or a drone start: nothing moves, nothing to count
+        for name in _GROUP_COLUMNS["texture"]:
+            out[name] = 0.0
+        for k in range(1, 7):
+            out[f"interval_{k}"] = 0.0
+        return
+    semis = semis[:, loud]
+    # voices: semitone peaks within 10 dB of the frame's strongest
+    rel = semis / semis.max(axis=0, keepdims=True)
+    peaks = (rel[1:-1] > rel[:-2]) & (rel[1:-1] > rel[2:]) & (rel[1:-1] > 0.1)
+    voices = peaks.sum(axis=0)
+    out["voices_mean"], out["voices_std"] = float(voices.mean()), float(voices.std())
+    c = chroma[:, loud]
+    c = c / np.maximum(c.sum(axis=0, keepdims=True), 1e-12)
+    entropy = -(c * np.log(np.maximum(c, 1e-12))).sum(axis=0) / np.log(12.0)
+    out["chroma_entropy_mean"], out["chroma_entropy_std"] = float(entropy.mean()), float(entropy.std())
+    chroma_flux = np.abs(np.diff(c, axis=1)).sum(axis=0)
+    out["chroma_flux_mean"], out["chroma_flux_std"] = float(chroma_flux.mean()), float(chroma_flux.std())
+    log_semis = np.log1p(10.0 * semis / max(float(semis.mean()), 1e-12))
+    pitch_flux = np.maximum(np.diff(log_semis, axis=1), 0.0).sum(axis=0)
+    out["pitch_flux_mean"], out["pitch_flux_std"] = float(pitch_flux.mean()), float(pitch_flux.std())
+    # pitch classes of the voices (chroma leaks into neighbouring bins: a lone note would
+    # read as a semitone cluster)
+    fold = np.eye(12)[:, _SEMITONES[1:-1].astype(int) % 12]  # (12, semitones) -> pitch class
+    pc = fold @ np.where(peaks, rel[1:-1], 0.0)
+    pc /= np.maximum(pc.sum(axis=0, keepdims=True), 1e-12)
+    intervals = np.array([(pc * np.roll(pc, -k, axis=0)).sum(axis=0).mean() for k in range(1, 7)])
+    intervals /= max(float(intervals.sum()), 1e-12)
+    for k, value in enumerate(intervals, start=1):
+        out[f"interval_{k}"] = float(value)
 
 
 def estimate_key(chroma_profile: np.ndarray) -> tuple[int, bool, float]:

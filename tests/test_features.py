@@ -42,7 +42,7 @@ def test_layout_names_every_column_once_in_one_group() -> None:
     assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
     grouped = sorted(i for cols in FEATURE_GROUPS.values() for i in cols)
     assert grouped == list(range(len(FEATURE_NAMES)))
-    assert set(FEATURE_GROUPS) == {"timbre", "harmony", "rhythm", "loudness"}
+    assert set(FEATURE_GROUPS) == {"timbre", "harmony", "rhythm", "texture", "loudness"}
     vector = extract(tone(440, 5), SR_HZ).vector
     assert vector.dtype == np.float32
     assert vector.shape == (len(FEATURE_NAMES),)
@@ -101,6 +101,26 @@ def test_quiet_copy_is_less_loud() -> None:
     # the shape of the sound does not change with its level
     assert quiet.descriptors.key == loud.descriptors.key
     assert quiet.descriptors.tempo_bpm == pytest.approx(loud.descriptors.tempo_bpm, abs=0.5)
+
+
+def test_texture_counts_voices_and_hears_the_triad() -> None:
+    melody = np.concatenate([chord([f], 0.25) for f in (C_MAJOR + F_MAJOR + G_MAJOR) * 8])
+    chords = np.concatenate([chord(c, 2.0) for c in (C_MAJOR, F_MAJOR, G_MAJOR, C_MAJOR)] * 2)
+    one, three = extract(melody, SR_HZ), extract(chords, SR_HZ)
+    # a voice is a note and its loud overtones: one note sounds at a time, against three
+    assert three["voices_mean"] >= 2 * one["voices_mean"]
+    assert three["chroma_entropy_mean"] > one["chroma_entropy_mean"]
+    # the melody moves every 0.25 s, the chords every 2 s
+    assert one["chroma_flux_mean"] > 2 * three["chroma_flux_mean"]
+    assert one["pitch_flux_mean"] > three["pitch_flux_mean"]
+    # a major triad is a minor third, a major third and a fifth (interval class 5)
+    triad = extract(np.concatenate([chord(C_MAJOR, 2.0)] * 5), SR_HZ)
+    assert triad["interval_3"] + triad["interval_4"] + triad["interval_5"] > 0.9
+    assert max(triad["interval_1"], triad["interval_2"], triad["interval_6"]) < 0.05
+    quiet = extract(chords * 0.1, SR_HZ)  # the level does not change the texture
+    for name in ("voices_mean", "chroma_entropy_mean", "chroma_flux_mean", "pitch_flux_mean",
+                 "interval_4"):
+        assert quiet[name] == pytest.approx(three[name], rel=0.05, abs=0.01)
 
 
 def test_clicks_are_less_acoustic_than_chords() -> None:

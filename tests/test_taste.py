@@ -11,9 +11,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from player.models import END_FINISHED, END_SKIPPED, Play
-from recommender.taste import Context, TasteData, TasteModel, train_or_update
+from recommender.taste import Context, TasteData, TasteModel, play_label, train_or_update
 from tests.taste_sim import SimLibrary, finish_probability, make_library, simulate_plays
-
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +81,13 @@ def test_feature_version_change_forces_retrain(
     data = _data(lib, plays[:600])
     _, done = train_or_update(data, path, features_version=1, feature_names=lib.names)
     assert done == "trained" and path.exists()
-    model, done = train_or_update(_data(lib, plays[:700]), path, features_version=1,
-                                  feature_names=lib.names)
-    assert done == "updated (100 plays)"
+    more = _data(lib, plays[:700])
+    model, done = train_or_update(more, path, features_version=1, feature_names=lib.names)
+    # The plays after the last one learned; finished or skipped (partial plays teach nothing).
+    through = max(p.started_at for p in plays[:600])
+    labelled = sum(1 for p in plays[600:700] if p.started_at > through and p.track_id in more.features
+                   and play_label(p, more.liked, more.banned) is not None)
+    assert done == f"updated ({labelled} plays)" and labelled >= 90
     assert TasteModel.load(path, 1) is not None
     assert TasteModel.load(path, 2) is None  # another version is never used
     model, done = train_or_update(_data(lib, plays[:700]), path, features_version=2,
