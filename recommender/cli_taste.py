@@ -1,4 +1,4 @@
-"""`timbre model status|train` (the taste model) and `timbre autotag` (tag suggestions).
+"""`timbre model status|train` (the taste model, the learned sound space) and `timbre autotag`.
 
 Like recommender/cli_engine.py, this is where the recommender meets the SQLite library:
 the source comes from player/, the models never see SQL.
@@ -7,6 +7,7 @@ the source comes from player/, the models never see SQL.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from player.db import connect
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender import autotag
+from recommender.engine import Engine
+from recommender.metric import MIN_GENRES, MIN_PER_GENRE
 from recommender.taste import (
     MIN_PLAYS,
     TasteModel,
@@ -89,11 +92,32 @@ def cmd_status(args: argparse.Namespace) -> int:
                                         and play_label(p, data.liked, data.banned) is not None),
                   "counts": False}
     status["path"] = str(path)
+    status["sound_space"] = _sound_space(open_db(args), version)
     if args.json:
         print_json(status)
     else:
         print(_status_text(status))
+        print(_sound_space_text(status["sound_space"]))
     return 0
+
+
+def _sound_space(conn: sqlite3.Connection, version: int) -> dict[str, Any]:
+    """Return whether Play similar's sound space is learned from the genre tags, and why."""
+    metric = Engine(SqliteLibrarySource(conn), version).snapshot().sim.metric_
+    if metric is None:
+        return {"learned": False}
+    return {"learned": True, "genres": list(metric.genres), "tracks": metric.tracks,
+            "heldout_precision_before": round(metric.precision_before, 4),
+            "heldout_precision_after": round(metric.precision_after, 4)}
+
+
+def _sound_space_text(space: dict[str, Any]) -> str:
+    if not space["learned"]:
+        return (f"Sound space: not learned from the genre tags (it needs {MIN_GENRES} genres with "
+                f"{MIN_PER_GENRE} analysed tracks each, whose tags follow the sound).")
+    return (f"Sound space: learned from the genre tags of {space['tracks']} tracks "
+            f"({len(space['genres'])} genres); same-genre neighbours of held-out tracks "
+            f"{space['heldout_precision_before']:.2f} -> {space['heldout_precision_after']:.2f}.")
 
 
 def train(db: Path, *, retrain: bool = False, progress: object = None,

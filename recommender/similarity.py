@@ -1,12 +1,14 @@
 """Content similarity: the sound (grouped audio features) blended with the tags.
 
 Audio vectors are standardised per column, then each group (timbre, harmony, rhythm,
-loudness) is scaled so that it carries its weight whatever its number of columns, and rows
-are made unit length: the dot product is then a cosine where no group drowns the others.
-Metadata (genres, artists, album artist, composer, era) is a sparse unit-length bag of
-tokens. Each pair is compared in the spaces both tracks have, so un-analysed tracks are
-compared by their tags and untagged tracks by their sound. Search is a brute-force float32
-matrix-vector product with argpartition: no tracks x tracks matrix is ever built.
+texture, loudness) is scaled so that it carries its weight whatever its number of
+columns, and rows are made unit length: the dot product is then a cosine where no group
+drowns the others. When the library's genre tags teach it something, learned directions
+join this sound space (recommender.metric). Metadata (genres, artists, album artist,
+composer, era) is a sparse unit-length bag of tokens. Each pair is compared in the spaces
+both tracks have, so un-analysed tracks are compared by their tags and untagged tracks by
+their sound. Search is a brute-force float32 matrix-vector product with argpartition: no
+tracks x tracks matrix is ever built.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from player.models import Track
+from recommender.metric import LEARNED_SHARE, LearnedMetric, genre_label, learn
 from recommender.source import DESCRIPTOR_NAMES, FeatureMatrix
 
-GROUP_NAMES = ("timbre", "harmony", "rhythm", "loudness")
+GROUP_NAMES = ("timbre", "harmony", "rhythm", "texture", "loudness")
 DEFAULT_GROUP_WEIGHTS: Mapping[str, float] = {
-    "timbre": 1.0, "harmony": 0.8, "rhythm": 0.9, "loudness": 0.5,
+    "timbre": 1.0, "harmony": 0.8, "rhythm": 0.9, "texture": 0.8, "loudness": 0.5,
 }
 # Metadata token weights: sharing an artist says more than sharing a decade.
 FIELD_WEIGHTS: Mapping[str, float] = {
@@ -40,10 +43,8 @@ _MODE = DESCRIPTOR_NAMES.index("mode")
 
 def default_groups(dim: int) -> dict[str, tuple[int, ...]]:
     """Return the feature groups of recommender.features when they fit dim, else one group."""
-    try:
-        from recommender.features import FEATURE_GROUPS
-    except ImportError:  # a layout we do not know: one group, still standardised
-        return {"sound": tuple(range(dim))}
+    from recommender.features import FEATURE_GROUPS  # librosa: only when asked
+
     groups = {str(k): tuple(int(i) for i in v) for k, v in dict(FEATURE_GROUPS).items()}
     if groups and all(0 <= i < dim for idx in groups.values() for i in idx):
         return groups
@@ -115,8 +116,10 @@ class ContentSimilarity:
         group_weights: Mapping[str, float] | None = None,
         audio_weight: float = 0.65,
         metadata_weight: float = 0.35,
+        learn_metric: bool = True,
     ) -> None:
         self.groups = groups
+        self.learn_metric = learn_metric
         self.group_weights = group_weights
         self.audio_weight = audio_weight
         self.metadata_weight = metadata_weight
@@ -138,6 +141,14 @@ class ContentSimilarity:
         weights.update(self.group_weights or {})
         self.group_names_ = tuple(groups)
         audio, self.group_bounds_, norms = self._embed_audio(features.vectors, groups, weights)
+        # The library's genre tags may teach the space which sounds matter (recommender.metric).
+        self.metric_: LearnedMetric | None = None
+        if self.learn_metric and len(features):
+            self.metric_ = learn(audio, [genre_label(by_id.get(int(i))) for i in features.ids])
+        if self.metric_ is not None:
+            audio = self.metric_.apply(audio)
+        # The factor on the unsupervised block, to read its standardised values back.
+        self.block_share_ = float(np.sqrt(1.0 - LEARNED_SHARE)) if self.metric_ else 1.0
         self.audio_ = audio
         self.row_norm_ = np.zeros(n, np.float32)
         self.row_norm_[rows] = norms
@@ -346,8 +357,8 @@ class ContentSimilarity:
         if not (self.has_audio_[a] and self.has_audio_[b]):
             return out
         for name, lo, hi, scale in self.group_bounds_:
-            za = self.audio_[a, lo:hi] * (self.row_norm_[a] / scale)
-            zb = self.audio_[b, lo:hi] * (self.row_norm_[b] / scale)
+            za = self.audio_[a, lo:hi] * (self.row_norm_[a] / scale / self.block_share_)
+            zb = self.audio_[b, lo:hi] * (self.row_norm_[b] / scale / self.block_share_)
             out[name] = 1.0 - float(np.mean((za - zb) ** 2)) / 2.0
         return out
 
@@ -357,8 +368,8 @@ class ContentSimilarity:
         both = self.has_audio_[a] & self.has_audio_[b]
         out: list[dict[str, float]] = [{} for _ in range(a.size)]
         for name, lo, hi, scale in self.group_bounds_:
-            za = self.audio_[a, lo:hi] * (self.row_norm_[a] / scale)[:, None]
-            zb = self.audio_[b, lo:hi] * (self.row_norm_[b] / scale)[:, None]
+            za = self.audio_[a, lo:hi] * (self.row_norm_[a] / scale / self.block_share_)[:, None]
+            zb = self.audio_[b, lo:hi] * (self.row_norm_[b] / scale / self.block_share_)[:, None]
             sims = 1.0 - np.mean((za - zb) ** 2, axis=1) / 2.0
             for i in np.flatnonzero(both):
                 out[i][name] = float(sims[i])
