@@ -51,7 +51,7 @@ class Reader:
             return False, "not readable audio: nested too deeply"
         except OSError as exc:
             return False, f"cannot read the file: {exc.strerror or exc}"
-        except Exception as exc:  # mutagen on hostile bytes: any error is the file's fault
+        except Exception as exc:  # noqa: BLE001 - mutagen on hostile bytes: the file's fault
             return False, f"not readable audio ({type(exc).__name__}: {exc})"
         cover: tuple[object, ...] | None = None
         try:
@@ -74,7 +74,7 @@ class Reader:
 def main(argv: list[str]) -> int:
     """Serve read requests from stdin until it closes."""
     try:
-        import resource
+        import resource  # the standard library's, Unix only: elsewhere, no memory cap
 
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
     except (ImportError, ValueError, OSError):

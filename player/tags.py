@@ -259,7 +259,7 @@ def _vorbis_picture(value: str, pictures: list[Picture]) -> None:
 
     try:
         picture = FlacPicture(base64.b64decode(value))
-    except (ValueError, mutagen.MutagenError, Exception):  # hostile bytes: skip the image
+    except Exception:  # noqa: BLE001 - hostile bytes raise anything: skip the image
         return
     pictures.append(Picture(picture.data, picture.mime or None))
 

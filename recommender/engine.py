@@ -38,11 +38,9 @@ E = TypeVar("E", ContentSimilarity, CoListening)
 
 
 def default_features_version() -> int:
-    """Return recommender.features.FEATURES_VERSION, or 1 before that module exists."""
-    try:
-        from recommender.features import FEATURES_VERSION
-    except ImportError:
-        return 1
+    """Return the analysis' FEATURES_VERSION: the stored features the engine reads."""
+    from recommender.features import FEATURES_VERSION  # librosa: only when asked
+
     return int(FEATURES_VERSION)
 
 

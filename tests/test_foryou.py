@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def test_recently_played_is_not_offered_and_artists_are_spaced(library) -> None:
     later = {p.track_id for p in _engine(conn).for_you(40, adventurousness=1.0, now=NOW + DAY)}
     assert len(later & {ids[0], remaster}) == 1  # a day later: one version, never both
     artists = [r[0] for p in picks for r in conn.execute("SELECT artist FROM tracks WHERE id=?", (p.track_id,))]
-    assert all(a != b for a, b in zip(artists, artists[1:]))
+    assert all(a != b for a, b in itertools.pairwise(artists))
 
 
 def test_cold_start_from_likes(db_path: Path) -> None:
