@@ -8,224 +8,56 @@ API; this is as close as it allows.
 Every file is watched: a missing or unreadable file, a path Qt cannot take, a decoder
 error, or audio that never starts (random bytes stall with no error and a duration of
 0) ends the play as 'failed' with a reason, and the queue moves on.
+
+The decks and the files' checks live in player.decks, how plays start, end and fail on
+them in player.playback_core, and the settings and what is kept between runs in
+player.playback_state; this module is the engine's public face.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtCore import QUrl
 
 from player import history
-from player.models import END_CLOSED, END_FAILED, END_FINISHED, END_STOPPED, Play, TrackId
+from player.decks import source_problem
+from player.models import END_CLOSED, END_STOPPED, Play, TrackId
+from player.playback_core import CHECKPOINT_MS, TICK_MS, PlaybackCore
+from player.playback_state import (
+    FAILURES_KEPT,
+    FAILURES_KEY,
+    PlaybackSettings,
+    recent_failures,
+    record_failure,
+)
 from player.queue import (
     POSITION_KEY,
     REPEAT_MODES,
     PlayableTrack,
-    PlayQueue,
-    QueueItem,
     load_queue,
     load_state,
     load_tracks,
     save_queue,
-    save_state,
 )
-from player.replaygain import GainTags, fade_factors, gain_scale, output_volume
+from player.replaygain import GainTags, gain_scale
+
+__all__ = [
+    "CHECKPOINT_MS", "FAILURES_KEPT", "FAILURES_KEY", "MAX_CROSSFADE_S", "RESTART_THRESHOLD_MS",
+    "TICK_MS", "PlaybackEngine", "PlaybackSettings", "recent_failures", "record_failure",
+    "source_problem",
+]
 
 log = logging.getLogger(__name__)
 
 RESTART_THRESHOLD_MS = 3000  # previous() restarts the track when past this point
-CHECKPOINT_MS = 5000  # how often the play in progress and the position are saved
-TICK_MS = 50  # crossfade steps and watchdog checks
 MAX_CROSSFADE_S = 10.0
-FAILURES_KEY = "playback.failures"
-FAILURES_KEPT = 200
 
 
-@dataclass
-class PlaybackSettings:
-    """How the engine plays; the window's settings dialog edits these."""
-
-    replaygain_mode: str = "track"  # off | track | album
-    preamp_db: float = 0.0
-    fallback_db: float = 0.0  # gain for tracks without ReplayGain tags
-    crossfade_s: float = 0.0  # 0..10
-    watchdog_s: float = 4.0  # no audio for this long: the file has failed
-
-
-@dataclass
-class _Session:
-    """One play in progress on a deck."""
-
-    item: QueueItem
-    track: PlayableTrack
-    started_at: float = field(default_factory=time.time)
-    clock: history.HeardClock = field(default_factory=history.HeardClock)
-    since_mono: float = field(default_factory=time.monotonic)  # last sign of life
-    progressed: bool = False  # audio has come out at least once
-    fading_out: bool = False
-
-
-class _NativeObjects:
-    """Builds QMediaPlayer and QAudioOutput as plain C++ objects, not PySide subclasses.
-
-    A QObject made from Python is a PySide wrapper whose connectNotify/disconnectNotify
-    take the GIL. Qt's FFmpeg audio thread tears its sink down (disconnecting from the
-    output) while the main thread, holding the GIL inside a player call, waits for the
-    same connection lock: a deadlock, seen about once in fifty track changes. Objects
-    constructed by Qt's own constructors (through ctypes, which releases the GIL) have
-    no such overrides; Python still drives them through shiboken6.wrapInstance.
-    """
-
-    SIZE = 256  # bytes; both classes hold only QObject's vtable and d-pointer (16)
-
-    def __init__(self) -> None:
-        import ctypes
-
-        import shiboken6
-        from PySide6 import QtMultimedia
-
-        lib = ctypes.CDLL(os.path.join(os.path.dirname(QtMultimedia.__file__), "Qt", "lib",
-                                       "libQt6Multimedia.so.6"))
-        self._ctypes = ctypes
-        self._shiboken = shiboken6
-        # operator new, so that Qt's delete (when the parent goes) frees what it expects
-        self._new = ctypes.CDLL("libstdc++.so.6")._Znwm
-        self._new.argtypes = [ctypes.c_size_t]
-        self._new.restype = ctypes.c_void_p
-        self._ctors = {
-            QMediaPlayer: lib._ZN12QMediaPlayerC1EP7QObject,
-            QAudioOutput: lib._ZN12QAudioOutputC1EP7QObject,
-        }
-        for ctor in self._ctors.values():
-            ctor.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-            ctor.restype = None
-
-    def make(self, cls: type[QObject], parent: QObject) -> QObject:
-        """Return a new cls owned by parent (Qt deletes it with the parent)."""
-        memory = self._new(self.SIZE)
-        self._ctors[cls](memory, self._shiboken.getCppPointer(parent)[0])
-        return self._shiboken.wrapInstance(memory, cls)  # type: ignore[return-value]
-
-
-_native: _NativeObjects | None = None
-
-
-def _make(cls: type[QObject], parent: QObject) -> QObject:
-    """Return cls(parent) built natively when possible (see _NativeObjects)."""
-    global _native
-    try:
-        if _native is None:
-            _native = _NativeObjects()
-        return _native.make(cls, parent)
-    except (OSError, AttributeError):  # not Linux, or another Qt build: plain PySide
-        log.info("building %s through PySide", cls.__name__)
-        return cls(parent)
-
-
-class _Deck:
-    """A QMediaPlayer and its output, with the play it carries."""
-
-    def __init__(self, parent: QObject) -> None:
-        self.player: QMediaPlayer = _make(QMediaPlayer, parent)  # type: ignore[assignment]
-        self.output: QAudioOutput = _make(QAudioOutput, parent)  # type: ignore[assignment]
-        self.player.setAudioOutput(self.output)
-        self.session: _Session | None = None
-        self.preloaded: QueueItem | None = None
-        self.gain = 1.0
-        self.fade = 1.0
-        self.generation = 0  # bumped per source and per play: stale events are dropped
-
-    def load(self, track: PlayableTrack) -> None:
-        self.generation += 1
-        self.player.setSource(QUrl.fromLocalFile(track.path))
-
-
-def source_problem(track: PlayableTrack) -> str | None:
-    """Return why a track's file cannot be played before trying, or None."""
-    try:
-        track.path_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        return "the file name is not valid UTF-8, which Qt Multimedia cannot open"
-    if not os.path.exists(track.path_bytes):
-        return "file not found"
-    if os.path.isdir(track.path_bytes):
-        return "not a file"
-    if not os.access(track.path_bytes, os.R_OK):
-        return "permission denied"
-    return None
-
-
-def record_failure(conn: sqlite3.Connection, track_id: TrackId, reason: str) -> None:
-    """Keep why a track failed to play (newest FAILURES_KEPT, in the state table)."""
-    text = load_state(conn, FAILURES_KEY)
-    try:
-        failures = json.loads(text) if text else []
-    except ValueError:
-        failures = []
-    failures = [f for f in failures if isinstance(f, dict) and f.get("track_id") != track_id]
-    failures.append({"track_id": int(track_id), "reason": reason, "at": time.time()})
-    save_state(conn, FAILURES_KEY, failures[-FAILURES_KEPT:])
-
-
-def recent_failures(conn: sqlite3.Connection) -> dict[TrackId, str]:
-    """Return the recorded reason each recently failed track could not be played."""
-    text = load_state(conn, FAILURES_KEY)
-    try:
-        failures = json.loads(text) if text else []
-    except ValueError:
-        return {}
-    return {TrackId(int(f["track_id"])): str(f["reason"]) for f in failures
-            if isinstance(f, dict) and "track_id" in f}
-
-
-class PlaybackEngine(QObject):
+class PlaybackEngine(PlaybackCore):
     """Plays the queue, records plays, and tells the window and MPRIS what happens."""
-
-    track_started = Signal(object)  # PlayableTrack
-    track_failed = Signal(object, str)  # PlayableTrack, reason
-    position_changed = Signal(int)  # ms into the current track
-    duration_changed = Signal(int)  # ms
-    state_changed = Signal(str)  # playing | paused | stopped
-    queue_changed = Signal()
-    play_recorded = Signal(object)  # Play, after it is stored
-    volume_changed = Signal(float, bool)  # volume 0..1, muted
-    modes_changed = Signal()  # shuffle or repeat
-    seeked = Signal(int)  # ms, after a jump
-    crossfade_started = Signal(object, object)  # outgoing, incoming PlayableTrack
-    queue_finished = Signal()  # the end of the queue, or every track failed
-
-    def __init__(self, conn: sqlite3.Connection, settings: PlaybackSettings | None = None,
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._conn = conn
-        self.settings = settings or PlaybackSettings()
-        self.queue = PlayQueue()
-        self._decks = [_Deck(self), _Deck(self)]
-        self._cur = 0
-        self._state = "stopped"
-        self._volume = 1.0
-        self._muted = False
-        self._repeat = "off"
-        self._failures = 0
-        self._resume_ms = 0
-        self._fade_start = 0.0
-        self._fade_ms = 0
-        for deck in self._decks:
-            self._wire(deck)
-        self._tick = QTimer(self)
-        self._tick.setInterval(TICK_MS)
-        self._tick.timeout.connect(self._on_tick)
-        self._checkpoint = QTimer(self)
-        self._checkpoint.setInterval(CHECKPOINT_MS)
-        self._checkpoint.timeout.connect(self.save)
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -241,11 +73,6 @@ class PlaybackEngine(QObject):
             return deck.session.track
         item = self.queue.current_item()
         return load_tracks(self._conn, [item.track_id]).get(item.track_id) if item else None
-
-    @property
-    def position_ms(self) -> int:
-        """Return the position in the current track."""
-        return int(self._deck.player.position()) if self._deck.session else self._resume_ms
 
     @property
     def duration_ms(self) -> int:
@@ -282,18 +109,6 @@ class PlaybackEngine(QObject):
     def has_previous(self) -> bool:
         """Return True when previous() has somewhere to go (or can restart)."""
         return self.queue.current_item() is not None
-
-    def is_crossfading(self) -> bool:
-        """Return True while two decks play at once."""
-        return any(d.session and d.session.fading_out for d in self._decks)
-
-    @property
-    def _deck(self) -> _Deck:
-        return self._decks[self._cur]
-
-    @property
-    def _other(self) -> _Deck:
-        return self._decks[1 - self._cur]
 
     # -- transport -------------------------------------------------------------------
     def play(self) -> None:
@@ -488,16 +303,6 @@ class PlaybackEngine(QObject):
         self.volume_changed.emit(self._volume, self._muted)
         return recovered
 
-    def save(self) -> None:
-        """Save the queue, the position and the play in progress."""
-        save_queue(self._conn, self.queue)
-        save_state(self._conn, POSITION_KEY, {
-            "position_ms": self.position_ms, "volume": self._volume, "muted": self._muted,
-            "repeat": self._repeat, "crossfade_s": self.settings.crossfade_s,
-        })
-        session = self._deck.session
-        if session:
-            history.checkpoint_current_play(self._conn, self._play_of(session, END_CLOSED))
 
     def close(self) -> None:
         """End the play in progress as 'closed' and save everything (app exit)."""
@@ -511,282 +316,11 @@ class PlaybackEngine(QObject):
         for deck in self._decks:  # release the decoders before Qt tears the players down
             deck.preloaded = None
             deck.player.setSource(QUrl())
-        save_state(self._conn, POSITION_KEY, {
-            "position_ms": position, "volume": self._volume, "muted": self._muted,
-            "repeat": self._repeat, "crossfade_s": self.settings.crossfade_s,
-        })
+        self._save_position(position)
 
-    # -- starting and ending plays -----------------------------------------------------
-    def _start(self, index: int, *, end_reason: str | None, resume_ms: int = 0,
-               crossfade: bool = False) -> None:
-        """Make queue item index current and play it on a deck."""
-        if not crossfade:
-            self._finish_fade()
-            if end_reason is not None:
-                self._end_session(self._deck, end_reason)
-        item = self.queue.go_to(index)
-        if item is None:
-            return
-        track = load_tracks(self._conn, [item.track_id]).get(item.track_id)
-        if track is None:
-            self._fail_item(item, None, "the track is no longer in the library")
-            return
-        if self._other.preloaded and self._other.preloaded.uid == item.uid and \
-                not self._other.session:
-            self._cur = 1 - self._cur  # the idle deck already opened this file
-        elif crossfade:
-            self._cur = 1 - self._cur
-            self._deck.preloaded = None
-        deck = self._deck
-        deck.session = _Session(item, track)
-        deck.generation += 1
-        problem = source_problem(track)
-        if problem:
-            self._fail(deck, problem)
-            return
-        if deck.preloaded is None or deck.preloaded.uid != item.uid:
-            deck.load(track)
-        deck.preloaded = None
-        deck.gain = self._gain_for(track)
-        deck.fade = 0.0 if crossfade else 1.0
-        self._apply_volume(deck)
-        if resume_ms:
-            deck.player.setPosition(resume_ms)
-        self._resume_ms = 0
-        if deck.player.mediaStatus() == QMediaPlayer.MediaStatus.InvalidMedia:
-            self._fail(deck, deck.player.errorString() or "not a playable audio file")
-            return
-        deck.player.play()
-        self._set_state("playing")
-        self.track_started.emit(track)
-        self.queue_changed.emit()
-        self.save()
-        if not crossfade:
-            self._preload()
-
-    def _end_session(self, deck: _Deck, reason: str) -> None:
-        """Record the deck's play (if any) and stop the deck."""
-        session = deck.session
-        if session is None:
-            return
-        session.clock.pause()
-        deck.session = None
-        deck.player.stop()
-        if reason == END_FAILED:
-            deck.player.setSource(QUrl())  # let go of a stalled demuxer now
-        if reason == "user":
-            reason = history.end_reason_for_user_action(session.clock.heard_ms,
-                                                        self._duration_s(deck, session))
-        play = self._play_of(session, reason, deck)
-        history.finish_play(self._conn, play)
-        self.play_recorded.emit(play)
-
-    def _play_of(self, session: _Session, reason: str, deck: _Deck | None = None) -> Play:
-        duration_s = self._duration_s(deck, session) if deck else session.track.duration_s
-        heard = session.clock.heard_ms
-        return Play(
-            track_id=session.track.id, started_at=session.started_at, ended_at=time.time(),
-            heard_ms=heard, fraction=history.fraction_heard(heard, duration_s),
-            end_reason=reason, source=session.item.source, source_ref=session.item.source_ref,
-            duration_s=duration_s,
-        )
-
-    def _duration_s(self, deck: _Deck | None, session: _Session) -> float | None:
-        if deck is not None and deck.player.duration() > 0:
-            return deck.player.duration() / 1000.0
-        return session.track.duration_s
-
-    def _fail(self, deck: _Deck, reason: str) -> None:
-        """End the deck's play as failed, say why, and move on (later, not re-entrantly)."""
-        session = deck.session
-        if session is None:
-            return
-        log.warning("cannot play %s: %s", session.track.path, reason)
-        self._end_session(deck, END_FAILED)
-        self._fail_item(session.item, session.track, reason)
-
-    def _fail_item(self, item: QueueItem, track: PlayableTrack | None, reason: str) -> None:
-        record_failure(self._conn, item.track_id, reason)
-        self.track_failed.emit(track, reason)
-        self._failures += 1
-        if self._failures >= max(1, len(self.queue)):
-            self._failures = 0
-            self._set_state("stopped")  # everything failed: stop rather than spin
-            self.queue_finished.emit()
-            return
-        index = self.queue.next_index("off" if self._repeat == "off" else "queue")
-        if index is None:
-            self._set_state("stopped")
-            self.queue_finished.emit()
-            return
-        QTimer.singleShot(0, lambda: self._start(index, end_reason=None))
-
-    def _preload(self) -> None:
-        """Open the next track on the idle deck, ready to play at once."""
-        other = self._other
-        if other.session:
-            return
-        index = self.queue.next_index(self._repeat)
-        item = self.queue.items[index] if index is not None else None
-        if item is None or (other.preloaded and other.preloaded.uid == item.uid):
-            return
-        track = load_tracks(self._conn, [item.track_id]).get(item.track_id)
-        other.preloaded = None
-        if track is None or source_problem(track):
-            return
-        other.load(track)
-        other.preloaded = item
-
-    def _wrap_if_needed(self, index: int) -> None:
-        if index <= self.queue.current and self._repeat == "queue" and self.queue.shuffle:
-            self.queue.reshuffle()
 
     def _after_queue_change(self) -> None:
         self._preload()
         save_queue(self._conn, self.queue)
         self.queue_changed.emit()
 
-    # -- volume and crossfade ----------------------------------------------------------
-    def _gain_for(self, track: PlayableTrack) -> float:
-        tags = GainTags(track.rg_track_gain, track.rg_track_peak, track.rg_album_gain,
-                        track.rg_album_peak)
-        s = self.settings
-        return gain_scale(tags, s.replaygain_mode, preamp_db=s.preamp_db,
-                          fallback_db=s.fallback_db)
-
-    def _apply_volume(self, deck: _Deck) -> None:
-        deck.output.setVolume(output_volume(self._volume, deck.gain, muted=self._muted)
-                              * deck.fade)
-
-    def _apply_volumes(self) -> None:
-        for deck in self._decks:
-            self._apply_volume(deck)
-
-    def _begin_crossfade(self, remaining_ms: int) -> None:
-        index = self.queue.next_index(self._repeat)
-        if index is None:
-            return
-        outgoing = self._deck
-        assert outgoing.session is not None
-        outgoing.session.fading_out = True
-        self._fade_start = time.monotonic()
-        self._fade_ms = max(1, remaining_ms)
-        self._wrap_if_needed(index)
-        self._start(index, end_reason=None, crossfade=True)
-        if self._deck.session and outgoing.session:
-            self.crossfade_started.emit(outgoing.session.track, self._deck.session.track)
-
-    def _finish_fade(self) -> None:
-        """End a crossfade now: the outgoing play counts as finished."""
-        for deck in self._decks:
-            if deck.session and deck.session.fading_out:
-                self._end_session(deck, END_FINISHED)
-        if self._deck.session:
-            self._deck.fade = 1.0
-            self._apply_volume(self._deck)
-            self._preload()
-
-    # -- Qt signals ------------------------------------------------------------------
-    def _wire(self, deck: _Deck) -> None:
-        p = deck.player
-        p.positionChanged.connect(lambda pos, d=deck: self._on_player_position(d, pos))
-        # Ends and errors are handled on the next turn of the event loop: the handlers stop
-        # and reload players, which must not happen inside the emitting player's own call
-        # (the FFmpeg backend crashed on that).
-        p.mediaStatusChanged.connect(lambda st, d=deck: self._later(d, self._on_player_status, st))
-        p.errorOccurred.connect(
-            lambda err, text, d=deck: self._later(d, self._on_player_error, err, text))
-        p.durationChanged.connect(
-            lambda ms, d=deck: self.duration_changed.emit(int(ms)) if d is self._deck else None)
-
-    def _on_player_position(self, deck: _Deck, position: int) -> None:
-        session = deck.session
-        if session is None or deck.player.playbackState() != QMediaPlayer.PlaybackState.PlayingState:
-            return
-        session.since_mono = time.monotonic()
-        if position > 0:
-            session.clock.start()
-            if not session.progressed:
-                session.progressed = True
-                self._failures = 0
-        if deck is not self._deck:
-            return
-        self.position_changed.emit(int(position))
-        duration = deck.player.duration()
-        fade_ms = int(self.settings.crossfade_s * 1000)
-        remaining = duration - position
-        if (fade_ms > 0 and duration > 2 * fade_ms and not session.fading_out
-                and 0 < remaining <= fade_ms and self._state == "playing"):
-            self._begin_crossfade(remaining)
-
-    def _later(self, deck: _Deck, handler: Callable[..., None], *args: object) -> None:
-        generation = deck.generation
-
-        def run() -> None:
-            if deck.generation == generation:
-                handler(deck, *args)
-
-        QTimer.singleShot(0, self, run)
-
-    def _on_player_status(self, deck: _Deck, status: QMediaPlayer.MediaStatus) -> None:
-        session = deck.session
-        if session is None:
-            return
-        if status == QMediaPlayer.MediaStatus.InvalidMedia:
-            self._fail(deck, deck.player.errorString() or "not a playable audio file")
-        elif status == QMediaPlayer.MediaStatus.EndOfMedia:
-            session.clock.pause()
-            if not session.progressed and deck.player.duration() <= 0:
-                self._fail(deck, "the file holds no playable audio")
-            elif session.fading_out:
-                self._end_session(deck, END_FINISHED)
-                self._finish_fade()
-            elif deck is self._deck:
-                self._on_track_end()
-
-    def _on_track_end(self) -> None:
-        self._end_session(self._deck, END_FINISHED)
-        index = self.queue.next_index(self._repeat)
-        if index is None:
-            self._resume_ms = 0
-            self._set_state("stopped")
-            self.save()
-            self.queue_finished.emit()
-            return
-        self._wrap_if_needed(index)
-        self._start(index, end_reason=None)
-
-    def _on_player_error(self, deck: _Deck, error: QMediaPlayer.Error, text: str) -> None:
-        if error != QMediaPlayer.Error.NoError and deck.session is not None:
-            self._fail(deck, text or str(error))
-
-    def _on_tick(self) -> None:
-        """Step a crossfade, and fail a deck that has been silent too long."""
-        if self.is_crossfading():
-            out, inc = fade_factors(int((time.monotonic() - self._fade_start) * 1000),
-                                    self._fade_ms)
-            for deck in self._decks:
-                if deck.session:
-                    deck.fade = out if deck.session.fading_out else inc
-                    self._apply_volume(deck)
-        now = time.monotonic()
-        for deck in list(self._decks):
-            session = deck.session
-            if session is None or deck.player.playbackState() != \
-                    QMediaPlayer.PlaybackState.PlayingState:
-                continue
-            if now - session.since_mono > self.settings.watchdog_s:
-                what = "playback stalled" if session.progressed else "no audio came out"
-                self._fail(deck, f"{what} after {self.settings.watchdog_s:g} s "
-                                 "(damaged or not an audio file)")
-
-    def _set_state(self, state: str) -> None:
-        if state == "playing":
-            self._tick.start()
-            self._checkpoint.start()
-        else:
-            self._tick.stop()
-            self._checkpoint.stop()
-        if state != self._state:
-            self._state = state
-            self.state_changed.emit(state)
