@@ -1,4 +1,5 @@
-"""Playlist commands: `timbre playlist list|show|create|add|remove|move|rename|delete|import|export`.
+"""Playlist commands: `timbre playlist list|show|create|add|remove|move|rename|delete|import|export`,
+and `timbre rate TRACK [STARS]` (star ratings, which smart playlists filter and sort on).
 
 Other modules add subcommands to `timbre playlist` (recommender/cli_playlists_gen.py adds
 `generate`) through `playlist_subcommands(sub)`, whichever registers first.
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from player.cli_common import add_db_option, format_duration, open_db, print_json
+from player.feedback import rating
+from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from player.playlist_files import FORMATS, PlaylistFileError
 from player.playlist_io import export_playlist, import_playlist
@@ -32,6 +35,7 @@ from player.playlists import (
     playlist_tracks,
     remove_positions,
     rename_playlist,
+    set_rating,
 )
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -67,7 +71,7 @@ def _add(sub: SubParsers, name: str, func: Callable[[argparse.Namespace], int],
 
 
 def register(sub: SubParsers) -> None:
-    """Add `timbre playlist` and its subcommands to the `timbre` parser."""
+    """Add `timbre playlist` with its subcommands, and `timbre rate`, to the `timbre` parser."""
     ps = playlist_subcommands(sub)
     p = _add(ps, "list", _list, "list playlists (the default smart ones are created once)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -121,6 +125,43 @@ def register(sub: SubParsers) -> None:
                    help="default: from the file's suffix (m3u for others)")
     p.add_argument("--absolute", action="store_true",
                    help="write absolute paths (default: relative below the file's folder)")
+    _register_rate(sub)
+
+
+def _register_rate(sub: SubParsers) -> None:
+    """Add `timbre rate TRACK [STARS]` to the `timbre` parser."""
+    p = sub.add_parser("rate", help="rate a track 1 to 5 stars (0 clears); without STARS, show it",
+                       description="Rate a track 1 to 5 stars, 0 to clear its rating; "
+                       "without STARS, print its rating (0 when it has none).")
+    p.add_argument("track", metavar="TRACK", help="a track id or file path")
+    p.add_argument("stars", nargs="?", type=int, choices=range(6), metavar="STARS",
+                   help="0 to 5 (0 clears the rating)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"track_id", "rating"} (0 = not rated)')
+    add_db_option(p)
+    p.set_defaults(func=_guarded(_rate))
+
+
+def _rate(args: argparse.Namespace) -> int:
+    conn = open_db(args)
+    track = SqliteLibrarySource(conn).find_track(args.track)
+    if track is None:
+        print(f"timbre: no track {args.track!r} in the library (give a track id or its file "
+              "path)", file=sys.stderr)
+        return 1
+    if args.stars is not None:
+        set_rating(conn, track, args.stars)
+    stars = rating(conn, track)
+    if args.json:
+        print_json({"track_id": int(track), "rating": stars})
+    elif args.stars == 0:
+        print(f"Cleared the rating of track {track}.")
+    elif args.stars is not None:
+        print(f"Rated track {track} {stars} star{'s' if stars > 1 else ''}.")
+    else:
+        print(f"Track {track}: {stars} star{'s' if stars > 1 else ''}." if stars
+              else f"Track {track}: not rated.")
+    return 0
 
 
 def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

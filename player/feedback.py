@@ -112,6 +112,16 @@ def less_like_this(conn: sqlite3.Connection, track_id: TrackId, at: float | None
     add_feedback(conn, track_id, LESS_LIKE_THIS, at)
 
 
+def rating(conn: sqlite3.Connection, track_id: TrackId) -> int:
+    """Return a track's star rating, 1..5, or 0 when it is not rated.
+
+    Ratings are written by player.playlists.set_rating (smart playlists filter on them).
+    """
+    _check_track(conn, track_id)
+    row = conn.execute("SELECT stars FROM ratings WHERE track_id = ?", (int(track_id),)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def liked_tracks(conn: sqlite3.Connection) -> dict[TrackId, float]:
     """Return liked track ids and when they were liked."""
     return {TrackId(r[0]): float(r[1]) for r in conn.execute("SELECT track_id, at FROM likes")}

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "not-this": ("recommender.cli_engine",),
     "less-like-this": ("recommender.cli_engine",),
     "playlist": ("player.cli_playlists", "recommender.cli_playlists_gen"),
+    "rate": ("player.cli_playlists",),
     "mix": ("recommender.cli_playlists_gen",),
     "play": ("ui.cli_play",),
     "model": ("recommender.cli_taste",),
