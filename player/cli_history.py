@@ -1,10 +1,9 @@
-"""`timbre history`: list the listening history, export it (and import, when built)."""
+"""`timbre history`: list the listening history, export it, import another player's."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import os
 import sys
 import tempfile
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from player.cli_common import add_db_option, format_duration, open_db, print_json
 from player.history import export_listens, iter_history, play_as_dict
+from player.history_import import register_import
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,15 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     exp.add_argument("file", help="the file to write ('-' for standard output)")
     exp.set_defaults(func=_run_export)
 
-    try:  # `history import` lives in its own module, added by its own issue
-        module = importlib.import_module("player.history_import")
-    except ModuleNotFoundError as exc:
-        if exc.name != "player.history_import":
-            raise
-    else:
-        register_import = getattr(module, "register_import", None)
-        if register_import is not None:
-            register_import(sub)
+    register_import(sub)
 
 
 def _list_options(p: argparse.ArgumentParser) -> None:

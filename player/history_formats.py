@@ -1,4 +1,4 @@
-"""Listening histories written by other players and services, read into plain listens.
+"""Listening histories written by other players and services, read as a stream of listens.
 
 - Rockbox and other portable players: `.scrobbler.log` (Audioscrobbler 1.1, tab-separated;
   `#TZ/UNKNOWN` means the timestamps are the device's local wall-clock time).
@@ -7,24 +7,34 @@
 - Last.fm CSV: the common headerless `artist,album,track,date` shape ("31 Jan 2021 14:05",
   UTC) and quoted files with a header row and Unix timestamps.
 
-Files are untrusted: a line that cannot be read is counted and described, never fatal,
-and a file that is none of these formats is a HistoryFormatError.
+A file is read as its listens are iterated, a line (or one array item) at a time, so a
+history of millions of listens takes no more memory than a few. What makes the whole file
+unreadable (not a known format, binary data, a zip without listens, an unknown time zone,
+a CSV header without a time column) is found when it is opened, before any listen.
+Files are untrusted: a record that cannot be read is counted and described, never fatal.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from player.models import END_SKIPPED
+from player.text_streams import (
+    TextFileError,
+    bytes_read,
+    first_char,
+    json_array_items,
+    open_text,
+)
 
 FORMATS = ("scrobbler", "listenbrainz", "lastfm")
 MAX_PROBLEMS = 50  # described problems kept per file; the rest are only counted
@@ -53,19 +63,49 @@ class Listen:
 
 
 @dataclass
-class ParsedHistory:
-    """The listens of one file and the lines that could not be read."""
+class HistoryStream:
+    """The listens of one file, read from it as they are iterated (once), and its problems.
+
+    `invalid` and `problems` grow as the iteration meets unreadable records; `progress()`
+    says how far through the file it is, in bytes. Close it (or use it in a `with`) when
+    not reading it to the end.
+    """
 
     format: str
-    listens: list[Listen] = field(default_factory=list)
     invalid: int = 0
     problems: list[str] = field(default_factory=list)
+    size: int = 0  # bytes to read: the file, or a zip's listens members uncompressed
+    _listens: Iterator[Listen] = field(default_factory=lambda: iter(()), repr=False)
+    _position: Callable[[], int] = field(default=lambda: 0, repr=False)
+    _file: IO[Any] | zipfile.ZipFile | None = field(default=None, repr=False)
 
     def bad(self, where: str, why: str) -> None:
         """Count an unreadable record, describing the first few."""
         self.invalid += 1
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(f"{where}: {why}")
+
+    def progress(self) -> tuple[int, int]:
+        """Return (bytes read, bytes in all), for a progress bar."""
+        return min(self._position(), self.size), self.size
+
+    def __iter__(self) -> Iterator[Listen]:
+        return self._listens
+
+    def close(self) -> None:
+        """Stop reading and close the file."""
+        close = getattr(self._listens, "close", None)
+        if close is not None:
+            close()
+        if self._file is not None:  # when the listens were never read, the file is open
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
 def detect_format(path: Path) -> str:
@@ -94,34 +134,68 @@ def detect_format(path: Path) -> str:
     )
 
 
-def read_history(path: Path, fmt: str = "auto", *, local_tz: str | None = None) -> ParsedHistory:
-    """Parse a history file in the given (or detected) format."""
+def open_history(path: Path, fmt: str = "auto", *, local_tz: str | None = None
+                 ) -> HistoryStream:
+    """Open a history file in the given (or detected) format; iterate it for its listens.
+
+    Raises HistoryFormatError when the file cannot be read as a whole.
+    """
     path = Path(path)
     if fmt == "auto":
         fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise HistoryFormatError(
+            f"unknown history format {fmt!r}; use one of {', '.join(FORMATS)}")
+    stream = HistoryStream(fmt)
+    if fmt == "listenbrainz" and zipfile.is_zipfile(path):
+        _open_zip(path, stream)
+        return stream
     if fmt == "scrobbler":
-        return parse_scrobbler_log(_read_text(path), local_tz=local_tz)
-    if fmt == "listenbrainz":
-        return parse_listenbrainz(path)
-    if fmt == "lastfm":
-        return parse_lastfm_csv(_read_text(path))
-    raise HistoryFormatError(f"unknown history format {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
-def _read_text(path: Path) -> str:
+        _zone(local_tz)  # an unknown zone is an error before anything is read
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise HistoryFormatError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if b"\0" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise HistoryFormatError(f"{path.name} holds binary data, not a text history")
-    for encoding in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) \
-            else ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise HistoryFormatError(f"{path.name} is not UTF-8 text")  # pragma: no cover
+        text = open_text(path)
+    except TextFileError as exc:
+        raise HistoryFormatError(str(exc)) from exc
+    stream._file = text
+    try:
+        stream.size = path.stat().st_size
+        stream._position = lambda: stream.size if text.closed else bytes_read(text)
+        if fmt == "scrobbler":
+            stream._listens = _closing(text, _scrobbler_listens(text, stream, local_tz))
+        elif fmt == "lastfm":
+            stream._listens = _closing(text, _lastfm_listens(text, stream))
+        elif first_char(text) == "[":
+            stream._listens = _closing(text, _json_array_listens(text, path.name, stream))
+        else:
+            stream._listens = _closing(text, _json_lines_listens(text, path.name, stream))
+    except BaseException:
+        text.close()
+        raise
+    return stream
+
+
+@dataclass
+class ParsedHistory:
+    """The listens of one file, all in memory, and the lines that could not be read."""
+
+    format: str
+    listens: list[Listen] = field(default_factory=list)
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def read_history(path: Path, fmt: str = "auto", *, local_tz: str | None = None
+                 ) -> ParsedHistory:
+    """Read a whole history file into memory (imports stream it with open_history)."""
+    with open_history(path, fmt, local_tz=local_tz) as stream:
+        listens = list(stream)
+    return ParsedHistory(stream.format, listens, stream.invalid, stream.problems)
+
+
+def _closing(file: IO[Any], listens: Iterator[Listen]) -> Iterator[Listen]:
+    """Yield the listens, closing the file at the end (or when the iteration is closed)."""
+    with file:
+        yield from listens
 
 
 def _zone(local_tz: str | None) -> ZoneInfo | None:
@@ -141,12 +215,11 @@ def local_to_utc(wall_clock: int, local_tz: str | None) -> float:
     return naive.replace(tzinfo=zone).timestamp() if zone else naive.timestamp()
 
 
-def parse_scrobbler_log(text: str, *, local_tz: str | None = None) -> ParsedHistory:
-    """Parse an Audioscrobbler 1.1 `.scrobbler.log` (Rockbox, Cowon, iPod scrobblers)."""
-    result = ParsedHistory("scrobbler")
+def _scrobbler_listens(lines: Iterable[str], stream: HistoryStream,
+                       local_tz: str | None) -> Iterator[Listen]:
+    """Read an Audioscrobbler 1.1 `.scrobbler.log` (Rockbox, Cowon, iPod scrobblers)."""
     utc = False
-    _zone(local_tz)  # an unknown zone is an error before anything is read
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
@@ -156,29 +229,28 @@ def parse_scrobbler_log(text: str, *, local_tz: str | None = None) -> ParsedHist
             continue
         cols = line.split("\t")
         if len(cols) < 7:
-            result.bad(f"line {number}", f"{len(cols)} tab-separated fields, expected 7 or 8")
+            stream.bad(f"line {number}", f"{len(cols)} tab-separated fields, expected 7 or 8")
             continue
         artist, album, title, _track, length, rating, stamp = (c.strip() for c in cols[:7])
         mbid = cols[7].strip() if len(cols) > 7 else ""
         if not artist or not title:
-            result.bad(f"line {number}", "no artist or title")
+            stream.bad(f"line {number}", "no artist or title")
             continue
         try:
             wall = int(float(stamp))
         except ValueError:
-            result.bad(f"line {number}", f"timestamp {stamp!r} is not a number")
+            stream.bad(f"line {number}", f"timestamp {stamp!r} is not a number")
             continue
         at = float(wall) if utc else local_to_utc(wall, local_tz)
         if at < EARLIEST:
-            result.bad(f"line {number}", "timestamp before 2000: the player's clock was not set")
+            stream.bad(f"line {number}", "timestamp before 2000: the player's clock was not set")
             continue
         skipped = rating.upper() == "S"
-        result.listens.append(Listen(
+        yield Listen(
             listened_at=at, artist=artist, title=title, album=album or None,
             duration_s=_positive(length), mb_recording_id=mbid or None,
             end_reason=END_SKIPPED if skipped else None,
-        ))
-    return result
+        )
 
 
 def _positive(text: object) -> float | None:
@@ -189,36 +261,52 @@ def _positive(text: object) -> float | None:
     return value if value > 0 else None
 
 
-def parse_listenbrainz(path: Path) -> ParsedHistory:
-    """Parse a ListenBrainz export: a JSON array, JSON lines, or the zip of monthly files."""
-    result = ParsedHistory("listenbrainz")
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.infolist() if _is_listens_member(m.filename)]
-                if not members:
-                    raise HistoryFormatError(f"{path.name} is a zip without listens/*.jsonl files")
-                for member in sorted(members, key=lambda m: m.filename):
-                    if member.file_size > MAX_MEMBER_BYTES:
-                        result.bad(member.filename, "too large to be a listens file")
-                        continue
+# -- ListenBrainz -----------------------------------------------------------------------
+
+def _open_zip(path: Path, stream: HistoryStream) -> None:
+    """Check a ListenBrainz zip's directory now; its listens members are read as iterated."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise HistoryFormatError(f"{path.name} is a damaged zip file ({exc})") from exc
+    members = sorted((m for m in archive.infolist() if _is_listens_member(m.filename)),
+                     key=lambda m: m.filename)
+    if not members:
+        archive.close()
+        raise HistoryFormatError(f"{path.name} is a zip without listens/*.jsonl files")
+    readable = [m for m in members if m.file_size <= MAX_MEMBER_BYTES]
+    stream.size = sum(m.file_size for m in readable)
+    done = [0, 0]  # bytes of the members finished, of the member being read
+
+    def position() -> int:
+        return done[0] + done[1]
+
+    def listens() -> Iterator[Listen]:
+        with archive:
+            for member in members:
+                if member.file_size > MAX_MEMBER_BYTES:
+                    stream.bad(member.filename, "too large to be a listens file")
+                    continue
+                try:
                     with archive.open(member) as raw:
-                        lines = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-                        _read_json_stream(lines, member.filename, result)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise HistoryFormatError(f"{path.name} is a damaged zip file ({exc})") from exc
-        return result
-    text = _read_text(path)
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            items = json.loads(stripped)
-        except ValueError as exc:
-            raise HistoryFormatError(f"{path.name} is not valid JSON ({exc})") from exc
-        _add_listens(items, path.name, result)
-    else:
-        _read_json_stream(io.StringIO(text), path.name, result)
-    return result
+                        lines = _counted_lines(raw, done)
+                        yield from _json_lines_listens(lines, member.filename, stream)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    # a damaged member loses its unread listens, not the others
+                    stream.bad(member.filename, f"damaged ({exc})")
+                done[0] += member.file_size
+                done[1] = 0
+
+    stream._listens = listens()
+    stream._position = position
+    stream._file = archive
+
+
+def _counted_lines(raw: IO[bytes], done: list[int]) -> Iterator[str]:
+    """Yield raw's lines as text (UTF-8, errors replaced), counting its bytes in done[1]."""
+    for line in raw:
+        done[1] += len(line)
+        yield line.decode("utf-8", errors="replace")
 
 
 def _is_listens_member(name: str) -> bool:
@@ -230,7 +318,8 @@ def _is_listens_member(name: str) -> bool:
     return "listens" in parts[:-1] or parts[-1].startswith("listens")
 
 
-def _read_json_stream(lines: Iterable[str], name: str, result: ParsedHistory) -> None:
+def _json_lines_listens(lines: Iterable[str], name: str,
+                        stream: HistoryStream) -> Iterator[Listen]:
     """Read JSON lines; a line may also be a whole array or a submission payload."""
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -239,26 +328,45 @@ def _read_json_stream(lines: Iterable[str], name: str, result: ParsedHistory) ->
         try:
             item = json.loads(line)
         except ValueError:
-            result.bad(f"{name} line {number}", "not valid JSON")
+            stream.bad(f"{name} line {number}", "not valid JSON")
             continue
-        _add_listens(item if isinstance(item, list) else [item], f"{name} line {number}", result)
+        yield from _listens_in(item if isinstance(item, list) else [item],
+                               f"{name} line {number}", stream)
 
 
-def _add_listens(items: Any, where: str, result: ParsedHistory) -> None:
+def _json_array_listens(text: IO[str], name: str, stream: HistoryStream) -> Iterator[Listen]:
+    """Read a file holding one JSON array of listens, an item at a time."""
+    number = 0
+    try:
+        for number, item in enumerate(json_array_items(text), start=1):
+            yield from _listens_in(item, f"{name} item {number}", stream, single=True)
+    except ValueError as exc:
+        if number == 0:  # nothing readable at all
+            raise HistoryFormatError(f"{name} is not valid JSON ({exc})") from exc
+        stream.bad(f"{name} item {number + 1}", f"not valid JSON ({exc}); the rest is skipped")
+
+
+def _listens_in(items: Any, where: str, stream: HistoryStream,
+                *, single: bool = False) -> Iterator[Listen]:
+    """Yield the listens of a list of them or a submission payload (single: one item)."""
+    if single:
+        items = [items]
     if isinstance(items, dict) and isinstance(items.get("payload"), list):
         items = items["payload"]  # a submission: {"listen_type": "import", "payload": [...]}
     if not isinstance(items, list):
-        result.bad(where, "not a list of listens")
+        stream.bad(where, "not a list of listens")
         return
     for i, item in enumerate(items):
         label = where if len(items) == 1 else f"{where} item {i + 1}"
         if isinstance(item, dict) and isinstance(item.get("payload"), list):
-            _add_listens(item, label, result)
+            yield from _listens_in(item, label, stream)
             continue
         try:
-            result.listens.append(listenbrainz_listen(item))
+            listen = listenbrainz_listen(item)
         except (KeyError, TypeError, ValueError) as exc:
-            result.bad(label, str(exc) or type(exc).__name__)
+            stream.bad(label, str(exc) or type(exc).__name__)
+            continue
+        yield listen
 
 
 def listenbrainz_listen(item: Any) -> Listen:
@@ -364,13 +472,16 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def parse_lastfm_csv(text: str) -> ParsedHistory:
-    """Parse a Last.fm CSV export, headerless (artist,album,track,date) or with a header."""
-    result = ParsedHistory("lastfm")
-    rows: Iterator[list[str]] = csv.reader(io.StringIO(text))
+def _lastfm_listens(text: IO[str], stream: HistoryStream) -> Iterator[Listen]:
+    """Read a Last.fm CSV export, headerless (artist,album,track,date) or with a header.
+
+    The header is read at once (a header without a time column is a HistoryFormatError
+    before anything is imported); the rows are read as the listens are iterated.
+    """
+    rows = csv.reader(text)
     first = next(rows, None)
     if first is None:
-        return result
+        return iter(())
     header = [c.strip().lower().lstrip("\ufeff") for c in first]
     has_header = _column(header, _ARTIST) is not None and (
         _column(header, _TITLE) is not None)
@@ -380,22 +491,35 @@ def parse_lastfm_csv(text: str) -> ParsedHistory:
                 "date": _column(header, _DATE), "mbid": _column(header, _MBID)}
         if cols["stamp"] is None and cols["date"] is None:
             raise HistoryFormatError("the CSV header names no time column (uts, date, ...)")
-        body: Iterable[list[str]] = rows
-        start = 2
-    else:
-        cols = {"artist": 0, "album": 1, "title": 2, "date": 3, "stamp": None, "mbid": None}
-        body = _chain(first, rows)
-        start = 1
-    width = len(header)
-    for number, row in enumerate(body, start=start):
+        return _lastfm_rows(rows, None, cols, len(header), stream)
+    cols = {"artist": 0, "album": 1, "title": 2, "date": 3, "stamp": None, "mbid": None}
+    return _lastfm_rows(rows, first, cols, None, stream)
+
+
+def _lastfm_rows(rows: Any, first: list[str] | None, cols: dict[str, int | None],
+                 width: int | None, stream: HistoryStream) -> Iterator[Listen]:
+    """Yield the listens of CSV rows (first: a headerless file's first row, already read)."""
+    pending = [] if first is None else [first]
+    while True:
+        if pending:
+            row, number = pending.pop(), 1
+        else:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a NUL byte or a field over the size limit
+                stream.bad(f"line {rows.line_num}", str(exc))
+                continue
+            number = rows.line_num
         if not row or not any(c.strip() for c in row):
             continue
-        if not has_header and len(row) != 4:
+        if width is None and len(row) != 4:
             # A comma inside an unquoted field: which field it splits is a guess, so no.
-            result.bad(f"line {number}", f"{len(row)} fields, expected artist,album,track,date")
+            stream.bad(f"line {number}", f"{len(row)} fields, expected artist,album,track,date")
             continue
-        if has_header and len(row) < width:
-            result.bad(f"line {number}", f"{len(row)} fields, the header has {width}")
+        if width is not None and len(row) < width:
+            stream.bad(f"line {number}", f"{len(row)} fields, the header has {width}")
             continue
 
         def cell(key: str, row: list[str] = row) -> str:
@@ -404,21 +528,15 @@ def parse_lastfm_csv(text: str) -> ParsedHistory:
 
         artist, title = cell("artist"), cell("title")
         if not artist or not title:
-            result.bad(f"line {number}", "no artist or track")
+            stream.bad(f"line {number}", "no artist or track")
             continue
         try:
             stamp = cell("stamp")
             at = _when(stamp) if stamp else parse_lastfm_date(cell("date"))
         except ValueError as exc:
-            result.bad(f"line {number}", str(exc))  # e.g. the "now playing" row has no date
+            stream.bad(f"line {number}", str(exc))  # e.g. the "now playing" row has no date
             continue
-        result.listens.append(Listen(
+        yield Listen(
             listened_at=at, artist=" ".join(artist.split()), title=" ".join(title.split()),
             album=" ".join(cell("album").split()) or None, mb_recording_id=cell("mbid") or None,
-        ))
-    return result
-
-
-def _chain(first: list[str], rest: Iterator[list[str]]) -> Iterator[list[str]]:
-    yield first
-    yield from rest
+        )

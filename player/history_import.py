@@ -7,6 +7,9 @@ play counts current); unmatched ones are kept with track_id NULL, so a later sca
 match them with `rematch_unmatched`. Importing the same file again adds nothing: the
 plays_import_dedup index makes repeats `INSERT OR IGNORE` no-ops, and a listen that is
 already a native play (our own export, imported back) is skipped too.
+
+The file is read as it is imported (player/history_formats.py streams it), BATCH listens
+at a time, each batch in its own transaction: memory stays flat however long the history.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from threading import Event
 
 from player.db import transaction
-from player.history_formats import FORMATS, HistoryFormatError, Listen, read_history
+from player.history_formats import FORMATS, HistoryFormatError, Listen, open_history
 from player.models import END_SKIPPED, TrackId
 from player.track_match import TrackIndex
 
@@ -63,32 +67,42 @@ def import_history(
     """Import a history file (any supported format) into plays; return the counts.
 
     local_tz: the time zone of a `.scrobbler.log` written with `#TZ/UNKNOWN` (default:
-    this computer's). Raises HistoryFormatError when the file is unreadable as a whole.
+    this computer's). progress(done, total) counts bytes of the file. Raises
+    HistoryFormatError when the file is unreadable as a whole (before anything is added).
     """
-    parsed = read_history(Path(path), fmt, local_tz=local_tz)
-    report = import_listens(conn, parsed.listens, imported_from=parsed.format,
-                            source_ref=Path(path).name, progress=progress, cancel=cancel)
-    report.invalid, report.problems = parsed.invalid, parsed.problems
+    with open_history(Path(path), fmt, local_tz=local_tz) as stream:
+        report = import_listens(conn, stream, imported_from=stream.format,
+                                source_ref=Path(path).name, progress=progress, cancel=cancel,
+                                position=stream.progress)
+    report.invalid, report.problems = stream.invalid, stream.problems
     return report
 
 
 def import_listens(
     conn: sqlite3.Connection,
-    listens: Sequence[Listen],
+    listens: Iterable[Listen],
     *,
     imported_from: str,
     source_ref: str | None = None,
     progress: ProgressFn | None = None,
     cancel: Event | None = None,
+    position: Callable[[], tuple[int, int]] | None = None,
 ) -> ImportReport:
-    """Match listens to tracks and store them as plays, in batches; return the counts."""
-    report = ImportReport(imported_from, read=len(listens))
+    """Match listens to tracks and store them as plays, BATCH at a time; return the counts.
+
+    listens is read once, as it goes (a stream from a file is never held whole).
+    position() says how far through its source the import is, for progress; without it,
+    progress counts listens.
+    """
+    report = ImportReport(imported_from)
     index = TrackIndex(conn)
-    for start in range(0, len(listens), BATCH):
+    source = iter(listens)
+    while batch := list(islice(source, BATCH)):
         if cancel is not None and cancel.is_set():
             break
+        report.read += len(batch)
         rows = []
-        for listen in listens[start:start + BATCH]:
+        for listen in batch:
             track = index.match(artist=listen.artist, title=listen.title, album=listen.album,
                                 duration_s=listen.duration_s,
                                 mb_recording_id=listen.mb_recording_id)
@@ -102,7 +116,7 @@ def import_listens(
             cur = conn.executemany(_INSERT, fresh)
             report.added += max(cur.rowcount, 0)
         if progress is not None:
-            progress(min(start + BATCH, len(listens)), len(listens))
+            progress(*(position() if position is not None else (report.read, report.read)))
     report.duplicates = report.read - report.added if not (cancel and cancel.is_set()) else 0
     return report
 
@@ -216,7 +230,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from player.cli_common import TerminalProgress, open_db, print_json
 
     conn = open_db(args)
-    bar = TerminalProgress("Importing", unit="listens")
+    bar = TerminalProgress("Importing", unit="bytes")
     try:
         report = import_history(conn, args.file, fmt=args.history_format,
                                 local_tz=args.timezone, progress=bar)
