@@ -242,8 +242,8 @@ def _harmony(out: dict[str, float], power: np.ndarray, sr: int) -> tuple[str, st
 def _semitone_bank(sr: int) -> np.ndarray:
     """Return triangular filters, one per semitone from C2 to C7, over the STFT bins."""
     freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
-    midi = librosa.hz_to_midi(np.maximum(freqs, 1.0))
-    bank = np.maximum(0.0, 1.0 - np.abs(midi[None, :] - _SEMITONES[:, None]))
+    midi = np.asarray(librosa.hz_to_midi(np.maximum(freqs, 1.0)), dtype=np.float64)
+    bank: np.ndarray = np.maximum(0.0, 1.0 - np.abs(midi[None, :] - _SEMITONES[:, None]))
     bank[:, freqs < 50.0] = 0.0  # below the lowest note: rumble, not pitch
     return bank.astype(np.float32)
 

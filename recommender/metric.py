@@ -147,14 +147,15 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def _ledoit_wolf(z: np.ndarray) -> np.ndarray:
     """Return the covariance of centred rows z shrunk toward mu * I (Ledoit and Wolf, 2004)."""
     n, d = z.shape
-    cov = z.T @ z / n
+    cov: np.ndarray = z.T @ z / n
     mu = float(np.trace(cov)) / d
     target_gap = float(np.sum((cov - mu * np.eye(d)) ** 2))
     if target_gap <= 0:
         return cov
     spread = (float(np.sum(np.sum(z * z, axis=1) ** 2)) - n * float(np.sum(cov**2))) / n**2
     shrink = min(max(spread, 0.0), target_gap) / target_gap
-    return (1.0 - shrink) * cov + shrink * mu * np.eye(d)
+    shrunk: np.ndarray = (1.0 - shrink) * cov + shrink * mu * np.eye(d)
+    return shrunk
 
 
 def _precision(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, k: int = 10) -> float:
