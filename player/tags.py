@@ -384,7 +384,7 @@ def _stream_info(audio: Any, tags: TrackTags, size: int) -> None:
         tags.sample_rate = 48_000  # Opus always decodes at 48 kHz
 
 
-def _sniff(fileobj: BinaryIO, path: object) -> Any:
+def _sniff(fileobj: BinaryIO, path: str | bytes | os.PathLike[Any]) -> Any:
     """Return the mutagen class for an unambiguous header, else None (mutagen.File decides).
 
     mutagen.File scores every format it knows against the header; the common formats
@@ -457,7 +457,7 @@ def read_tags(path: str | bytes | os.PathLike[Any], size: int | None = None,
     return _assemble(path, fields, pictures, audio, size)
 
 
-def _reason(exc: BaseException, path: object) -> str:
+def _reason(exc: BaseException, path: str | bytes | os.PathLike[Any]) -> str:
     """Return the error text without the file's own path (it is shown beside it)."""
     text = str(exc)
     spellings = {repr(path), repr(os.fsencode(path)), repr(os.fsdecode(path)), str(path)}
@@ -489,11 +489,11 @@ def _assemble(path: Any, fields: _Fields, pictures: list[Picture], audio: Any,
                                         "musicbrainz_recordingid")
     tags.mb_release_id = fields.first("musicbrainz_albumid", "musicbrainz album id")
     tags.mb_artist_id = fields.first("musicbrainz_artistid", "musicbrainz artist id")
-    for name in ("track", "album"):
-        setattr(tags, f"rg_{name}_gain", parse_float(
-            fields.first(f"replaygain_{name}_gain"), -60.0, 60.0))
-        setattr(tags, f"rg_{name}_peak", parse_float(
-            fields.first(f"replaygain_{name}_peak"), 0.0, 100.0))
+    for gain in ("track", "album"):
+        setattr(tags, f"rg_{gain}_gain", parse_float(
+            fields.first(f"replaygain_{gain}_gain"), -60.0, 60.0))
+        setattr(tags, f"rg_{gain}_peak", parse_float(
+            fields.first(f"replaygain_{gain}_peak"), 0.0, 100.0))
     tags.pictures = pictures
     _stream_info(audio, tags, size)
     return tags
