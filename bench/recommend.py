@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from player.models import Play, Track, TrackId  # noqa: E402
 from recommender.collaborative import CoListening  # noqa: E402
 from recommender.engine import Engine  # noqa: E402
+from recommender.features import FEATURE_NAMES  # noqa: E402
 from recommender.source import (  # noqa: E402
     DESCRIPTOR_NAMES,
     Bans,
@@ -39,11 +40,7 @@ from recommender.source import (  # noqa: E402
     Revision,
 )
 
-try:
-    from recommender.features import FEATURE_NAMES
-    DIM = len(FEATURE_NAMES)
-except ImportError:
-    DIM = 89
+DIM = len(FEATURE_NAMES)
 GENRES = ("jazz", "rock", "pop", "folk", "metal", "ambient", "classical", "hip hop", "soul",
           "electronic", "blues", "reggae", "country", "punk", "house", "techno")
 

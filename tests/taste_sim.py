@@ -17,15 +17,6 @@ import numpy as np
 
 from player.models import END_FINISHED, END_SKIPPED, Play, Track, TrackId
 
-# Until recommender/features.py lands: a layout with the same kinds of names.
-FALLBACK_NAMES = (
-    ("tempo_bpm", "tempo_confidence", "onset_rate", "beat_regularity", "brightness",
-     "spectral_centroid_mean", "spectral_bandwidth_mean", "spectral_rolloff_mean",
-     "spectral_flatness_mean", "energy", "rms_mean", "rms_std", "dynamic_range_db")
-    + tuple(f"mfcc_{i}_mean" for i in range(13))
-    + tuple(f"chroma_{i}" for i in range(12))
-)
-
 # style: (genre, mood, tempo, brightness, energy) in standard units
 STYLES = {
     "ambient": ("ambient", "calm", -1.3, -1.2, -1.2),
@@ -39,11 +30,9 @@ START = time.mktime((2026, 1, 5, 0, 0, 0, 0, 0, -1))  # a Monday, local time
 
 
 def layout() -> tuple[int, tuple[str, ...]]:
-    """Return the analysis's FEATURES_VERSION and FEATURE_NAMES, or the fallback."""
-    try:
-        from recommender.features import FEATURE_NAMES, FEATURES_VERSION
-    except ImportError:
-        return 1, FALLBACK_NAMES
+    """Return the analysis's FEATURES_VERSION and FEATURE_NAMES."""
+    from recommender.features import FEATURE_NAMES, FEATURES_VERSION
+
     return int(FEATURES_VERSION), tuple(FEATURE_NAMES)
 
 

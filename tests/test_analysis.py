@@ -20,6 +20,7 @@ import soundfile as sf
 from player.db import connect, transaction
 from player.features_store import analysis_errors, descriptors, feature_vectors, pending_tracks
 from player.models import TrackId
+from player.scanner import scan
 from recommender.analysis import analyze
 from recommender.features import FEATURE_NAMES, FEATURES_VERSION
 from tests.media import chord, clicks, tone, write_audio
@@ -65,13 +66,9 @@ def add_tracks(db_path: Path, paths: list[Path]) -> list[TrackId]:
 
 def library(db_path: Path, folder: Path, count: int, seconds: float,
             formats: tuple[str, ...] = ("flac", "mp3", "ogg", "opus", "m4a", "wav")) -> list[TrackId]:
-    """Write count tracks into folder and add them: by a real scan when the scanner exists."""
-    paths = [write_audio(folder / f"t{i:02d}.{formats[i % len(formats)]}", music(i, seconds))
-             for i in range(count)]
-    try:
-        from player.scanner import scan
-    except ImportError:
-        return add_tracks(db_path, paths)
+    """Write count tracks into folder and add them by a real scan."""
+    for i in range(count):
+        write_audio(folder / f"t{i:02d}.{formats[i % len(formats)]}", music(i, seconds))
     report = scan([folder], db_path)
     assert report.failed == 0
     conn = connect(db_path)
