@@ -37,6 +37,7 @@ AUDIO_EXTENSIONS = frozenset(
     b"mp3 mp2 flac ogg oga opus m4a m4b mp4 aac alac wav wave aif aiff aifc wma asf "
     b"ape wv mpc spx".split()
 )
+_IMAGE_EXTENSIONS = frozenset(b"jpg jpeg png webp".split())  # player.covers.FOLDER_EXTS
 BATCH_FILES = 5000  # rows per transaction (a kill loses at most this many reads)
 BATCH_SECONDS = 3.0
 TWO_WORKERS_FROM = 400  # files to read before a second reader process pays off
@@ -89,6 +90,10 @@ class _Walk:
     errors: list[tuple[bytes, str, int | None, int | None]] = field(default_factory=list)
     unlisted_dirs: list[bytes] = field(default_factory=list)  # keep tracks under these
     unchanged: int = 0
+    # folder -> (cover file name, size, mtime_ns): what the database knows, and what changed
+    covers_known: dict[bytes, tuple[bytes, int, int]] = field(default_factory=dict)
+    covers_changed: dict[bytes, tuple[bytes, int, int] | None] = field(default_factory=dict)
+    adopt_covers: bool = False  # first scan since the migration: record, do not re-read
 
     def walked(self, path: bytes, known: _Known) -> bool:
         """Return True when the walk reached path."""
@@ -151,6 +156,10 @@ def scan(
         known_errors = {bytes(pb): (size, mtime) for pb, size, mtime in conn.execute(
             "SELECT path_bytes, size, mtime_ns FROM scan_errors")}
         walk = _Walk(unseen=dict(known.mtime))
+        walk.covers_known = {bytes(f): (bytes(n), int(sz), int(mt)) for f, n, sz, mt in conn.execute(
+            "SELECT folder_bytes, name, size, mtime_ns FROM folder_covers")}
+        walk.adopt_covers = conn.execute(
+            "SELECT 1 FROM state WHERE key = 'folder_covers_adopt'").fetchone() is not None
         present: list[tuple[int, bytes]] = []
         was_missing = {rid for rid, _root, status in root_rows if status == "missing"}
         for root_id, root, _status in root_rows:
@@ -176,6 +185,7 @@ def scan(
                 report.cancelled = True
             else:
                 report.removed = _remove_disappeared(conn, walk, known, disappeared)
+                _store_folder_covers(conn, walk)
                 if report.added or report.updated or report.moved:
                     # imported listens kept unmatched may now have their track (imported
                     # here: the history formats cost 60 ms the window's start-up skips)
@@ -239,8 +249,9 @@ def _walk_root(
             walk.errors.append((folder, f"cannot list folder: {exc.strerror or exc}", None, None))
             walk.unlisted_dirs.append(folder + b"/")
             continue
-        folder_cover: bytes | None = None
-        cover_checked = False
+        images: list[bytes] = []
+        changed_here: list[_Todo] = []
+        unchanged_here: list[tuple[bytes, int, int]] = []
         for entry in entries:
             name = entry.name
             try:
@@ -254,7 +265,12 @@ def _walk_root(
             except OSError:
                 pass  # a broken link: treated as a file below if it looks like audio
             dot = name.rfind(b".")
-            if dot < 0 or name[dot + 1 :].lower() not in AUDIO_EXTENSIONS:
+            if dot < 0:
+                continue
+            ext = name[dot + 1 :].lower()
+            if ext not in AUDIO_EXTENSIONS:
+                if ext in _IMAGE_EXTENSIONS:
+                    images.append(name)  # a cover.jpg candidate
                 continue
             path = entry.path
             # popping what the walk reaches leaves the disappeared tracks in `unseen`
@@ -272,22 +288,61 @@ def _walk_root(
                 continue  # a FIFO or device named .mp3 would block a reader forever
             size, mtime = st.st_size, st.st_mtime_ns
             if old_mtime == mtime and known_size[path] == size:
-                unchanged += 1
+                unchanged_here.append((path, size, mtime))
                 continue
             failed = known_errors.get(path)
             if failed is not None and failed == (size, mtime):
                 report.failed += 1  # still the same unreadable file: not read again
                 continue
-            if not cover_checked:
-                from player.covers import find_folder_cover
-
-                found = find_folder_cover([e.name for e in entries])
-                folder_cover = folder + b"/" + found if found else None
-                cover_checked = True
-            todo.append(_Todo(path, size, mtime, root_id, folder_cover))
+            changed_here.append(_Todo(path, size, mtime, root_id, None))
+        if not changed_here and not unchanged_here:
+            continue
+        cover = _folder_cover(folder, images)
+        if cover != walk.covers_known.get(folder):
+            walk.covers_changed[folder] = cover
+            if not walk.adopt_covers:
+                # A cover.jpg added, replaced or removed: its tracks are read again to take it.
+                changed_here += [_Todo(p, sz, mt, root_id, None) for p, sz, mt in unchanged_here]
+                unchanged_here = []
+        unchanged += len(unchanged_here)
+        if changed_here:
+            cover_path = folder + b"/" + cover[0] if cover else None
+            for item in changed_here:
+                item.folder_cover = cover_path
+            todo.extend(changed_here)
     walk.unchanged += unchanged
     report.unchanged += unchanged
     return True
+
+
+def _store_folder_covers(conn: sqlite3.Connection, walk: _Walk) -> None:
+    """Record the cover files of the folders whose tracks took them in this scan."""
+    if not walk.covers_changed and not walk.adopt_covers:
+        return
+    with transaction(conn) as c:
+        c.executemany("DELETE FROM folder_covers WHERE folder_bytes = ?",
+                      [(f,) for f, cover in walk.covers_changed.items() if cover is None])
+        c.executemany(
+            "INSERT OR REPLACE INTO folder_covers (folder_bytes, name, size, mtime_ns) "
+            "VALUES (?, ?, ?, ?)",
+            [(f, *cover) for f, cover in walk.covers_changed.items() if cover is not None])
+        c.execute("DELETE FROM state WHERE key = 'folder_covers_adopt'")
+
+
+def _folder_cover(folder: bytes, images: list[bytes]) -> tuple[bytes, int, int] | None:
+    """Return the folder's cover file as (name, size, mtime_ns), None when it has none."""
+    if not images:
+        return None
+    from player.covers import find_folder_cover
+
+    found = find_folder_cover(images)
+    if found is None:
+        return None
+    try:
+        st = os.stat(folder + b"/" + found)
+    except OSError:
+        return None
+    return (found, st.st_size, st.st_mtime_ns)
 
 
 def _under(path: bytes, prefixes: Sequence[bytes]) -> bool:

@@ -258,6 +258,20 @@ MIGRATION_2 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2]
+# The cover file each folder had at the last scan, so that a cover.jpg added, replaced or
+# removed in a folder of unchanged tracks is noticed. A library scanned before this
+# migration adopts what its folders hold now, without reading every track again.
+MIGRATION_3 = [
+    """CREATE TABLE folder_covers (
+        folder_bytes BLOB PRIMARY KEY,  -- the folder as the file system spells it
+        name BLOB NOT NULL,             -- cover.jpg, folder.png...
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL
+    )""",
+    """INSERT INTO state (key, value) SELECT 'folder_covers_adopt', 'true'
+       WHERE EXISTS (SELECT 1 FROM tracks)""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3]
 
 SCHEMA_VERSION = len(MIGRATIONS)
