@@ -186,6 +186,8 @@ def scan(
             else:
                 report.removed = _remove_disappeared(conn, walk, known, disappeared)
                 _store_folder_covers(conn, walk)
+                if report.updated or report.removed or report.moved:
+                    _drop_unused_covers(conn, covers_dir(Path(db_path)))
                 if report.added or report.updated or report.moved:
                     # imported listens kept unmatched may now have their track (imported
                     # here: the history formats cost 60 ms the window's start-up skips)
@@ -327,6 +329,21 @@ def _store_folder_covers(conn: sqlite3.Connection, walk: _Walk) -> None:
             "VALUES (?, ?, ?, ?)",
             [(f, *cover) for f, cover in walk.covers_changed.items() if cover is not None])
         c.execute("DELETE FROM state WHERE key = 'folder_covers_adopt'")
+
+
+def _drop_unused_covers(conn: sqlite3.Connection, folder: Path) -> None:
+    """Forget the cover images no track shows any more, and delete their files."""
+    with transaction(conn) as c:
+        unused = c.execute(
+            "SELECT hash, image_path, thumb_path FROM covers WHERE hash NOT IN "
+            "(SELECT cover_hash FROM tracks WHERE cover_hash IS NOT NULL)").fetchall()
+        c.executemany("DELETE FROM covers WHERE hash = ?", [(h,) for h, _i, _t in unused])
+    root = folder.resolve()
+    for _hash, *files in unused:  # after the commit: a crash leaves a file, never a dead row
+        for name in files:
+            path = Path(name) if name else None
+            if path is not None and path.resolve().is_relative_to(root):
+                path.unlink(missing_ok=True)
 
 
 def _folder_cover(folder: bytes, images: list[bytes]) -> tuple[bytes, int, int] | None:

@@ -58,6 +58,14 @@ def test_added_replaced_and_removed_folder_covers(tmp_path: Path, db_path: Path)
     removed = _covers(db_path)
     assert removed["Plain one"] == removed["Plain two"] == (None, None)
     assert removed["Own art"] == before["Own art"]
+    # the two folder pictures no track shows any more are gone, files and all
+    cache = db_path.parent / f"{db_path.stem}.cache" / "covers"
+    conn = connect(db_path)
+    stored = conn.execute("SELECT hash, image_path, thumb_path FROM covers").fetchall()
+    conn.close()
+    assert [h for h, _i, _t in stored] == [before["Own art"][0]]
+    on_disk = {str(p) for p in cache.rglob("*") if p.is_file()}
+    assert on_disk == {stored[0][1], stored[0][2]}
 
 
 def test_a_library_scanned_before_the_migration_adopts_its_covers(tmp_path: Path,
