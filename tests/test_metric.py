@@ -72,6 +72,10 @@ def test_genre_tags_teach_the_sound_of_untagged_tracks(db_path: Path) -> None:
     without = _untagged_precision(plain, truth, untagged)
     # half of each cosine is still the plain space, noise and all: a clear gain, not all
     assert with_metric >= without + 0.1, (with_metric, without)
+    # the reasons still read the plain space's groups: the same words with or without it
+    sim, plain_sim = learned.snapshot().sim, plain.snapshot().sim
+    a, b = sim.rows_of(sorted(untagged)[:2])
+    assert sim.group_similarity(a, b) == pytest.approx(plain_sim.group_similarity(a, b), abs=1e-4)
 
 
 def test_genre_tags_that_do_not_follow_the_sound_are_not_used(db_path: Path) -> None:
