@@ -15,7 +15,15 @@ from player.cli_common import (
     open_db,
     print_json,
 )
-from player.library import add_root, list_roots, scan_errors, search, track_rows
+from player.library import (
+    add_root,
+    find_root,
+    list_roots,
+    remove_root,
+    scan_errors,
+    search,
+    track_rows,
+)
 from player.scanner import ScanReport, scan
 
 
@@ -27,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true", help="print a JSON summary instead")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="tag-reading processes (default: 1, or 2 for large scans)")
+    p.add_argument("--remove", nargs="+", metavar="PATH", default=None,
+                   help="take these folders out of the library instead (files are not "
+                        "touched; listening history, likes and playlists are kept)")
     add_db_option(p)
     p.set_defaults(func=_scan)
 
@@ -49,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _scan(args: argparse.Namespace) -> int:
+    if args.remove:
+        return _remove_folders(args)
     path = db_path(args)
     for folder in args.paths:
         if not os.path.isdir(folder):
@@ -78,6 +91,27 @@ def _scan(args: argparse.Namespace) -> int:
         print_json(report.summary())
     else:
         _print_report(report)
+    return 0
+
+
+def _remove_folders(args: argparse.Namespace) -> int:
+    if args.paths:
+        print("timbre: scan --remove takes no folders to add", file=sys.stderr)
+        return 2
+    conn = open_db(args)
+    try:
+        ids = [(folder, find_root(conn, folder)) for folder in args.remove]
+        unknown = [folder for folder, rid in ids if rid is None]
+        if unknown:  # checked first: nothing is removed when one folder is wrong
+            known = ", ".join(r.path for r in list_roots(conn)) or "none"
+            print(f"timbre: not a library folder: {', '.join(unknown)} (folders: {known})",
+                  file=sys.stderr)
+            return 2
+        results = [(folder, remove_root(conn, rid)) for folder, rid in ids if rid is not None]
+    finally:
+        conn.close()
+    for folder, n in results:
+        print(f"removed {folder}: {n} tracks left the library (history kept)")
     return 0
 
 

@@ -46,8 +46,20 @@ def root_key(path: str | bytes | os.PathLike[str]) -> bytes:
     return os.fsencode(os.path.abspath(os.fsencode(path)))
 
 
+def _under(column: str) -> str:
+    """Return SQL true when the bytes path in column lies under the folder bound as ?1."""
+    # substr() and length() count bytes on a BLOB, so this is a byte-prefix test that
+    # LIKE could not do safely (% and _ are legal in file names).
+    return f"substr({column}, 1, length(?1)) = ?1"
+
+
 def add_root(conn: sqlite3.Connection, path: str | bytes | os.PathLike[str]) -> int:
-    """Remember a library folder (once); return its id."""
+    """Remember a library folder (once); return its id.
+
+    Tracks left behind when a folder was removed (remove_root) come back with it, with
+    their plays, likes and features: they join the root and the scan that follows checks
+    them like any other file.
+    """
     key = root_key(path)
     with transaction(conn):
         conn.execute(
@@ -56,13 +68,48 @@ def add_root(conn: sqlite3.Connection, path: str | bytes | os.PathLike[str]) -> 
             (display_path(key), key, time.time()),
         )
         row = conn.execute("SELECT id FROM roots WHERE path_bytes = ?", (key,)).fetchone()
+        conn.execute(
+            f"UPDATE tracks SET root_id = ?2, missing = 0 WHERE root_id IS NULL "
+            f"AND {_under('path_bytes')}", (key.rstrip(b"/") + b"/", int(row[0])))
     return int(row[0])
 
 
-def remove_root(conn: sqlite3.Connection, root_id: int) -> None:
-    """Forget a library folder; its tracks stay until a scan of it removes them."""
+def remove_root(conn: sqlite3.Connection, root_id: int) -> int:
+    """Take a folder out of the library; return how many tracks left the library with it.
+
+    Its tracks are kept but hidden, as the tracks of an unmounted folder are: they leave
+    the song lists, search and recommendations, while their plays (the listening
+    history), likes, playlists and features stay, and come back if the folder is added
+    again. Tracks that also lie under another library folder stay in the library under
+    that one. Files on disk are never touched.
+    """
     with transaction(conn):
+        row = conn.execute("SELECT path_bytes FROM roots WHERE id = ?", (root_id,)).fetchone()
+        if row is None:
+            return 0
+        # Nested folders: the innermost other root that holds a track takes it over.
+        others = conn.execute(
+            "SELECT id, path_bytes FROM roots WHERE id != ? ORDER BY length(path_bytes) DESC",
+            (root_id,)).fetchall()
+        for other_id, other in others:
+            conn.execute(
+                f"UPDATE tracks SET root_id = ?2 WHERE root_id = ?3 AND {_under('path_bytes')}",
+                (bytes(other).rstrip(b"/") + b"/", other_id, root_id))
+        gone = conn.execute(
+            "UPDATE tracks SET missing = 1, root_id = NULL WHERE root_id = ?", (root_id,)
+        ).rowcount
+        # Read errors of its files would be listed by `timbre errors` for ever.
+        prefix = bytes(row[0]).rstrip(b"/") + b"/"
+        if not any(prefix.startswith(bytes(o).rstrip(b"/") + b"/") for _i, o in others):
+            conn.execute(f"DELETE FROM scan_errors WHERE {_under('path_bytes')}", (prefix,))
         conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+    return int(gone)
+
+
+def find_root(conn: sqlite3.Connection, path: str | bytes | os.PathLike[str]) -> int | None:
+    """Return the id of the library folder at path, or None."""
+    row = conn.execute("SELECT id FROM roots WHERE path_bytes = ?", (root_key(path),)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def list_roots(conn: sqlite3.Connection) -> list[Root]:
@@ -96,8 +143,10 @@ def search(conn: sqlite3.Connection, query: str, limit: int = 200) -> list[Track
     match = fts_query(query)
     if match is None:
         return []
+    # Tracks of a removed or unmounted folder (missing) are not in the library.
     rows = conn.execute(
-        "SELECT rowid FROM tracks_fts WHERE tracks_fts MATCH ? ORDER BY rank LIMIT ?",
+        "SELECT f.rowid FROM tracks_fts AS f JOIN tracks AS t ON t.id = f.rowid "
+        "WHERE tracks_fts MATCH ? AND t.missing = 0 ORDER BY f.rank LIMIT ?",
         (match, limit),
     )
     return [TrackId(int(r[0])) for r in rows]
