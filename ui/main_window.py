@@ -7,9 +7,10 @@ any of them may be None and the window still works without that capability.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -44,9 +46,9 @@ from ui.views.pages import (
     WelcomePage,
 )
 from ui.views.playback_link import PlaybackLink
-from ui.views.properties import PropertiesDialog
+from ui.views.properties import PropertiesDialog, open_properties
 from ui.views.recommend import EngineFactory, Recommendations
-from ui.views.sidebar import Sidebar
+from ui.views.sidebar import Sidebar, confirm_remove_folder
 from ui.views.track_view import TrackTableView
 from ui.workers import QueryRunner
 
@@ -55,6 +57,15 @@ log = logging.getLogger(__name__)
 SEARCH_DELAY_MS = 80  # wait for a pause in typing; the query itself takes a few ms
 SEARCH_LIMIT = 500
 LEARN_EVERY_PLAYS = 25  # plays between background updates of the taste model
+# Background jobs that import or compute much run in a child process
+# (ui/views/child_jobs.py): on a thread of this process their Python and numpy work, and
+# their imports (1.2 s of scipy for the analysis), hold the GIL, and the window stalls
+# (bench/ui.py saw 0.8 s while the mixes of 100,000 tracks were made). These are the
+# functions app.py's collaborators call, by name. Scans stay on a thread: they wait on
+# their reader processes most of the time.
+CHILD_JOBS = {"analyze": "recommender.analysis:analyze",
+              "learn_taste": "recommender.cli_taste:train",
+              "make_mixes": "recommender.cli_playlists_gen:refresh_mixes"}
 
 
 @dataclass
@@ -74,6 +85,7 @@ class Collaborators:
     make_mixes: Any = None  # recommender.cli_playlists_gen.refresh_mixes(db_path)
     demo_dir: Path | None = None
     music_dir: Path | None = None
+    in_child: dict[str, str] = field(default_factory=lambda: dict(CHILD_JOBS))
 
 
 class MainWindow(QMainWindow):
@@ -113,7 +125,7 @@ class MainWindow(QMainWindow):
     # -- building ---------------------------------------------------------------------------
 
     def _table(self, key: str, **kw: Any) -> TrackTableView:
-        model = TrackTableModel(self.conn, self)
+        model = TrackTableModel(self.conn, self, run_query=self.queries.run)  # type: ignore[arg-type]
         self._track_models.append(model)
         view = TrackTableView(model, key, self.settings, **kw)
         view.play_requested.connect(
@@ -131,6 +143,9 @@ class MainWindow(QMainWindow):
         self.search_page = SongsPage("Search", self._table("search"))
         self.playlist_page = SongsPage("Playlist", self._table("playlist"))
         self.root_page = SongsPage("Folder", self._table("root"))
+        self.remove_root_button = self.root_page.add_button(
+            QPushButton(icon("close"), "Remove from library…"))
+        self._root_shown: int | None = None
         self.albums = AlbumsPage(self.queries)
         self.album_page = AlbumPage(self._table("album", visible=(
             "track", "title", "artist", "duration", "play_count", "bpm")), self.albums.loader)
@@ -197,13 +212,19 @@ class MainWindow(QMainWindow):
                                 analyze=self.c.analyze, demo=self.c.make_demo,
                                 roots=lambda: [r.path for r in browse.roots(self.conn)],
                                 learn_taste=self.c.learn_taste,
-                                make_mixes=self.c.make_mixes, parent=self)
+                                make_mixes=self.c.make_mixes, in_child=self.c.in_child,
+                                parent=self)
         self._plays_since_learning = 0
         self.resize(1280, 800)
 
     def _wire(self) -> None:
         self.sidebar.selected.connect(self.show_view)
         self.sidebar.add_folder_requested.connect(self.choose_folder)
+        self.sidebar.remove_folder_requested.connect(self.ask_remove_folder)
+        self.sidebar.rescan_requested.connect(self.jobs.rescan)
+        self.remove_root_button.clicked.connect(
+            lambda: self._root_shown is not None and self.ask_remove_folder(self._root_shown))
+        self.jobs.folder_removed.connect(self._on_jobs_folder_removed)
         self.welcome.add_folder.connect(self.choose_folder)
         self.welcome.use_folder.connect(lambda path: self.add_folders([path]))
         self.welcome.try_demo.connect(self.try_demo)
@@ -301,6 +322,7 @@ class MainWindow(QMainWindow):
             self.jobs.analyse()  # picks up tracks left unanalysed last time
         if self.playback is not None:
             self.link.show_state()
+        _freeze_startup_objects()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -353,6 +375,7 @@ class MainWindow(QMainWindow):
         root = next((r for r in browse.roots(self.conn) if r.id == root_id), None)
         if root is None:
             return
+        self._root_shown = root_id
         self.root_page.set_title(root.path)
         ids = browse.track_ids_in_root(self.conn, root_id)
         self.root_page.table.track_model().set_ids(ids)
@@ -406,6 +429,29 @@ class MainWindow(QMainWindow):
         self.jobs.add_folders(folders)
         if self.current_view() == "welcome":
             self.show_view("songs")
+
+    def ask_remove_folder(self, root_id: int) -> None:
+        """Ask, then take a music folder out of the library."""
+        root = next((r for r in browse.roots(self.conn) if r.id == root_id), None)
+        if root is not None and confirm_remove_folder(self, root):
+            self.remove_folder(root_id)
+
+    def remove_folder(self, root_id: int) -> None:
+        """Take a music folder out of the library (in the background); its plays stay."""
+        root = next((r for r in browse.roots(self.conn) if r.id == root_id), None)
+        if root is not None:
+            self.jobs.remove_folder(root_id, root.path)
+
+    def _on_jobs_folder_removed(self, root_id: int, _removed: int) -> None:
+        view = self.current_view()
+        if view == "root" and self._root_shown == root_id:
+            self.show_view("songs")
+        elif view == "search":
+            self.run_search()  # results are a fixed list: ask again without the folder
+        elif view == "playlist":
+            self.show_view(str(self.settings.value("window/view", "songs")))
+        self.refresh_library(force=True)
+        self.refresh_foryou()
 
     def try_demo(self) -> None:
         """Generate the demo library and add it."""
@@ -522,13 +568,10 @@ class MainWindow(QMainWindow):
                 browse.is_liked(self.conn, self.playback.current_track.id))
         self.refresh_foryou()
 
-    def show_properties(self, track_id: TrackId) -> None:
-        """Open the Properties dialog for a track."""
-        detail = browse.track_detail(self.conn, track_id)
-        if detail is not None:
-            dialog = PropertiesDialog(detail, self)
-            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            dialog.show()
+    def show_properties(self, track_id: TrackId) -> PropertiesDialog | None:
+        """Open the Properties dialog for a track (with its suggested tags to answer)."""
+        return open_properties(self, self.conn, self.queries, track_id,
+                               lambda: self._on_feedback_changed())
 
     # -- playback ---------------------------------------------------------------------------
 
@@ -579,6 +622,23 @@ class MainWindow(QMainWindow):
 
     def sizeHint(self) -> QSize:
         return QSize(1280, 800)
+
+
+def _freeze_startup_objects() -> None:
+    """Move what start-up built out of the garbage collector's sight, once per process.
+
+    The modules, widgets and models live as long as the window; a full collection
+    walked all of them each time (100-240 ms at 100,000 tracks) and stalled scrolling
+    (bench/ui.py). Once: a later window (tests make many) would freeze the garbage of
+    the ones before it for good.
+    """
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.freeze()
+
+
+_FROZEN = False
 
 
 def _source_of(view_key: str) -> str:

@@ -39,6 +39,8 @@ REASON_ROLE = Qt.ItemDataRole.UserRole + 3  # why the recommender picked this tr
 NAME_ROLE = Qt.ItemDataRole.UserRole + 4  # an artist / genre / album name, untouched
 
 Index = QModelIndex | QPersistentModelIndex
+# run(key, query(conn) -> result, apply(result)): QueryRunner.run, a worker per query
+QueryRun = Callable[[str, Callable[[sqlite3.Connection], object], Callable[[object], None]], None]
 _ROOT = QModelIndex()
 
 # Roles and flags as plain ints: data() runs for every visible cell and role on each
@@ -166,9 +168,15 @@ class TrackTableModel(QAbstractTableModel):
         *,
         columns: Sequence[Column] = COLUMNS,
         extra_header: str | None = None,
+        run_query: QueryRun | None = None,
     ) -> None:
+        """Args:
+            run_query: runs a query off the GUI thread (QueryRunner.run); without one,
+                sorting queries on the calling thread.
+        """
         super().__init__(parent)
         self._conn = conn
+        self._run_query = run_query
         self._columns = list(columns)
         self._extra_header = extra_header  # a last column for reasons (For you)
         self._ids: list[TrackId] = []
@@ -350,25 +358,41 @@ class TrackTableModel(QAbstractTableModel):
             # sorting is enabled, before there is anything to show).
             self._sort_key, self._descending = key, descending
             return
+        # From here on the query means the new order: a refresh or a worker's result
+        # for the old one no longer applies.
+        self._sort_key, self._descending = key, descending
+        flt, fixed = self._filter, list(self._ids) if self._fixed else None
+
+        def query(conn: sqlite3.Connection) -> list[TrackId]:
+            return sorted_ids(conn, flt, fixed, key, descending)
+
+        if self._run_query is None:
+            self._apply_sorted(flt, fixed, key, descending, query(self._conn))
+            return
+        # Ordering 100,000 rows takes longer than a frame: a worker does it, and the
+        # new order is swapped in when it comes (a newer click replaces this one).
+        self._run_query(f"sort:{id(self)}", query, lambda ids: self._apply_sorted(
+            flt, fixed, key, descending, ids))  # type: ignore[arg-type]
+
+    def _apply_sorted(self, flt: TrackFilter, fixed: list[TrackId] | None, key: str,
+                      descending: bool, ids: list[TrackId]) -> None:
+        """Show the rows in a new order, keeping the selection and current row on their
+        tracks; a result for a question the model has moved on from is dropped."""
+        if (key, descending) != (self._sort_key, self._descending) or flt != self._filter:
+            return
+        if (fixed is None) == self._fixed or (fixed is not None and fixed != self._ids):
+            return
+        if len(ids) != len(self._ids):  # tracks came or went meanwhile
+            self._reset(ids)
+            return
         self.layoutAboutToBeChanged.emit()
         old_persistent = self.persistentIndexList()
         old_ids = [self._ids[i.row()] for i in old_persistent]
-        self._sort_key, self._descending = key, descending
-        if self._fixed:
-            # Sort a fixed list in SQL, keeping duplicates (a track queued twice).
-            order_ids = browse.track_ids(self._conn, TrackFilter(ids=tuple(set(self._ids))),
-                                         sort=key, descending=descending)
-            rank = {tid: n for n, tid in enumerate(order_ids)}
-            self._ids.sort(key=lambda t: rank.get(t, len(rank)))
-        else:
-            self._ids = browse.track_ids(self._conn, self._filter, sort=key,
-                                         descending=descending)
+        self._ids = ids
         self._pages.clear()
-        positions: dict[TrackId, int] = {}
-        for n, tid in enumerate(self._ids):
-            positions.setdefault(tid, n)
+        where = _positions(ids, set(old_ids))
         new_indexes = [
-            self.index(positions[tid], i.column()) if tid in positions else QModelIndex()
+            self.index(where[tid], i.column()) if tid in where else QModelIndex()
             for tid, i in zip(old_ids, old_persistent, strict=True)
         ]
         self.changePersistentIndexList(old_persistent, new_indexes)
@@ -392,6 +416,34 @@ class TrackTableModel(QAbstractTableModel):
     def cached_pages(self) -> int:
         """Return how many pages of rows are cached (for the benchmark and tests)."""
         return len(self._pages)
+
+
+def sorted_ids(conn: sqlite3.Connection, flt: TrackFilter, fixed: list[TrackId] | None,
+               key: str, descending: bool) -> list[TrackId]:
+    """Return a query's ids in a sort order, or a fixed list (duplicates kept) reordered."""
+    if fixed is None:
+        return browse.track_ids(conn, flt, sort=key, descending=descending)
+    order = browse.track_ids(conn, TrackFilter(ids=tuple(set(fixed))), sort=key,
+                             descending=descending)
+    rank = {tid: n for n, tid in enumerate(order)}
+    return sorted(fixed, key=lambda t: rank.get(t, len(rank)))
+
+
+def _positions(ids: list[TrackId], wanted: set[TrackId]) -> dict[TrackId, int]:
+    """Return the first row of each wanted id present in ids."""
+    if len(wanted) <= 32:  # a selection or two: list.index runs in C
+        out = {}
+        for tid in wanted:
+            try:
+                out[tid] = ids.index(tid)
+            except ValueError:
+                pass
+        return out
+    positions: dict[TrackId, int] = {}
+    for n, tid in enumerate(ids):
+        if tid in wanted:
+            positions.setdefault(tid, n)
+    return positions
 
 
 QUEUE_MIME = "application/x-timbre-queue-rows"

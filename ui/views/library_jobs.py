@@ -3,15 +3,19 @@ the music folders watched so that changes are picked up without a manual rescan.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
+from player.db import connect
+from player.library import list_roots, remove_root
+from ui.views.child_jobs import ChildJobError, run_in_child
 from ui.views.icons import icon
 from ui.views.pages import plain_label
 from ui.workers import JobThread
@@ -25,6 +29,8 @@ LearnFn = Callable[[Path], object]  # recommender.cli_taste.train(db_path)
 LEARN_LABEL = "Learning your taste"
 MIXES_LABEL = "Making mixes"
 MixesFn = Callable[[Path], object]  # recommender.cli_playlists_gen.refresh_mixes(db_path)
+SCAN_LABELS = ("Scanning", "Checking for changes")
+REMOVE_LABEL = "Removing folder"
 
 REFRESH_MS = 1500  # how often views re-read the library while a job writes to it
 RESCAN_MS = 15 * 60 * 1000  # a periodic incremental rescan catches what the watcher missed
@@ -88,12 +94,21 @@ class LibraryJobs(QObject):
     busy_changed = Signal(bool)
     taste_learned = Signal(object)  # (TasteModel, what was done), from learn_taste()
     mixes_changed = Signal()  # the automatic mixes were saved anew
+    folder_removed = Signal(int, int)  # root id, tracks that left the library
 
     def __init__(self, db_path: Path, status: JobStatus, *, scan: ScanFn | None,
                  analyze: AnalyzeFn | None, demo: DemoFn | None,
                  roots: Callable[[], Sequence[str]], learn_taste: LearnFn | None = None,
-                 make_mixes: MixesFn | None = None, parent: QObject | None = None) -> None:
+                 make_mixes: MixesFn | None = None, in_child: Mapping[str, str] | None = None,
+                 parent: QObject | None = None) -> None:
+        """Args:
+            in_child: jobs to run in a child process instead of the given callable, by
+                name ("scan", "analyze", "learn_taste", "make_mixes") as
+                "module:function" taking the same arguments (ui/views/child_jobs.py).
+        """
         super().__init__(parent)
+        self._in_child = dict(in_child or {})
+        self._removing: set[int] = set()  # root ids whose removal is queued
         self._db_path = db_path
         self._status = status
         self._scan = scan
@@ -156,16 +171,18 @@ class LibraryJobs(QObject):
         """Train the taste model on the history, or learn the plays since last time."""
         if self._learn_taste is None or any(s.label == LEARN_LABEL for s in self._steps):
             return
-        learn, db = self._learn_taste, self._db_path
-        self._queue(Step(LEARN_LABEL, lambda progress, cancel: _quietly(learn, db),
-                         self._after_learning))
+        learn = self._job("learn_taste", self._learn_taste)
+        self._queue(Step(LEARN_LABEL, lambda progress, cancel: _quietly(
+            lambda: learn(self._db_path, progress=progress, cancel=cancel)),
+            self._after_learning))
 
     def refresh_mixes(self) -> None:
         """Recompute the automatic mixes from the library and history, in the background."""
         if self._make_mixes is None or any(s.label == MIXES_LABEL for s in self._steps):
             return
-        make, db = self._make_mixes, self._db_path
-        self._queue(Step(MIXES_LABEL, lambda progress, cancel: make(db),
+        make = self._job("make_mixes", self._make_mixes)
+        self._queue(Step(MIXES_LABEL, lambda progress, cancel: make(
+            self._db_path, progress=progress, cancel=cancel),
                          lambda _count: self.mixes_changed.emit()))
 
     def _after_learning(self, result: object) -> None:
@@ -180,6 +197,43 @@ class LibraryJobs(QObject):
         self._queue(Step("Making the demo library",
                          lambda progress, cancel: demo(dest, progress=progress, cancel=cancel),
                          lambda _result: self.add_folders([str(dest)])))
+
+    def remove_folder(self, root_id: int, path: str) -> None:
+        """Take a folder out of the library in the background and stop watching it.
+
+        It goes before every queued job. A scan running now is stopped first (it would
+        go on writing tracks under the folder) and the library is checked again after.
+        """
+        if root_id in self._removing:
+            return  # asked twice before the first one ran
+        self._removing.add(root_id)
+        db = self._db_path
+
+        def job(progress: Callable[[int, int], None], cancel: object) -> object:
+            conn = connect(db)
+            try:
+                removed = remove_root(conn, root_id)
+                return removed, [r.path for r in list_roots(conn)]
+            finally:
+                conn.close()
+
+        interrupted = self._thread is not None and self._label in SCAN_LABELS
+        self._steps.insert(0, Step(REMOVE_LABEL, job, lambda result: self._after_remove(
+            root_id, path, result, rescan=interrupted)))
+        if self._thread is None:
+            self._next()
+        elif interrupted:
+            self._thread.cancel.set()
+
+    def _after_remove(self, root_id: int, path: str, result: object, *, rescan: bool) -> None:
+        self._removing.discard(root_id)
+        removed, remaining = result  # type: ignore[misc]
+        self._unwatch(path, remaining)
+        self.message.emit(f"Removed {path} from the library: {removed:,} tracks "
+                          "(your listening history is kept)")
+        self.folder_removed.emit(root_id, removed)
+        if rescan:
+            self.rescan(quiet=True)  # the stopped scan's other folders
 
     def cancel(self) -> None:
         """Stop the running job and drop the queued ones; finished work is kept."""
@@ -207,25 +261,42 @@ class LibraryJobs(QObject):
 
     def _queue_scan(self, label: str, folders: list[str] | None) -> None:
         assert self._scan is not None
-        scan = self._scan
-        # Listing the folders to watch walks the tree: done in the job, not the GUI.
-        watch = list(dict.fromkeys([*self._roots(), *(folders or [])]))
+        scan = self._job("scan", self._scan, with_progress=True)
 
         def job(progress: Callable[[int, int], None], cancel: object) -> object:
             report = scan(folders, self._db_path, progress=progress, cancel=cancel)
-            return report, _folders_to_watch(watch)
+            # Watch the folders as they are after the scan (one removed while this job
+            # waited is not watched again); listing them walks the tree, so it is done
+            # here, not on the GUI thread.
+            conn = connect(self._db_path)
+            try:
+                roots = [r.path for r in list_roots(conn)]
+            finally:
+                conn.close()
+            return report, _folders_to_watch(roots)
 
         self._queue(Step(label, job, self._after_scan))
 
     def _queue_analysis(self) -> None:
         if self._analyze is None:
             return
-        analyze = self._analyze
+        analyze = self._job("analyze", self._analyze, with_progress=True)
         if any(s.label == "Analysing" for s in self._steps):
             return
         self._queue(Step("Analysing", lambda progress, cancel: analyze(
             self._db_path, progress=progress, cancel=cancel),
             lambda _r: self.analysis_finished.emit()))
+
+    def _job(self, name: str, fn: Callable[..., object],
+             with_progress: bool = False) -> Callable[..., object]:
+        """Return the job to call as job(*args, progress=, cancel=): fn itself, or the
+        same job in a child process when one is configured for it."""
+        target = self._in_child.get(name)
+        if target is not None:
+            return functools.partial(run_in_child, target)
+        if with_progress:
+            return fn
+        return lambda *args, progress, cancel: fn(*args)  # a job without progress or cancel
 
     def _queue(self, step: Step) -> None:
         if self._closed:
@@ -265,6 +336,10 @@ class LibraryJobs(QObject):
             step.then(result)
 
     def _on_thread_failed(self, text: str) -> None:
+        if self._label == REMOVE_LABEL:
+            self._removing.clear()  # the user may try again
+        if self._thread is not None and self._thread.cancel.is_set():
+            return  # stopped after a cancel: nothing went wrong
         self.message.emit(f"{self._label} failed: {text}")
 
     def _on_thread_finished(self) -> None:
@@ -298,16 +373,30 @@ class LibraryJobs(QObject):
         if new:
             self.watcher.addPaths(new)
 
+    def _unwatch(self, root: str, remaining: Sequence[str]) -> None:
+        """Stop watching a removed folder's tree, except where another folder holds it."""
+        def under(d: str, top: str) -> bool:
+            return d == top or d.startswith(top.rstrip("/") + "/")
+
+        gone = [d for d in self.watcher.directories()
+                if under(d, root) and not any(under(d, r) for r in remaining)]
+        if gone:
+            self.watcher.removePaths(gone)
+
     def _on_watcher_directory_changed(self, _path: str) -> None:
         self._debounce.start()
 
 
-def _quietly(learn: LearnFn, db: Path) -> object:
+def _quietly(learn: Callable[[], object]) -> object:
     """Run the taste training; too little history yet is not an error worth showing."""
     try:
-        return learn(db)
+        return learn()
     except ValueError:  # not enough plays yet: For you goes on without the model
         return None
+    except ChildJobError as exc:  # the same, from a child process
+        if exc.kind == "ValueError":
+            return None
+        raise
 
 
 def _folders_to_watch(roots: Sequence[str]) -> list[str]:

@@ -139,6 +139,7 @@ class SongsPage(QWidget):
         self.play_button.clicked.connect(lambda: table.play_requested.emit(
             table.track_model().track_ids(), 0))
         head.addWidget(self.play_button)
+        self._head = head
         layout.addLayout(head)
         layout.addWidget(table, 1)
         table.model().modelReset.connect(self.update_count)
@@ -147,6 +148,11 @@ class SongsPage(QWidget):
     def set_title(self, text: str) -> None:
         """Set the heading (plain text)."""
         self.title.setText(text)
+
+    def add_button(self, button: QPushButton) -> QPushButton:
+        """Put a button of the page's own beside Play all."""
+        self._head.insertWidget(self._head.indexOf(self.play_button), button)
+        return button
 
     def update_count(self) -> None:
         """Show how many tracks the table holds."""

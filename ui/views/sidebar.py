@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QMenu,
+    QMessageBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
 
 from player.browse import RootRow
 from ui.models import plain_tooltip
@@ -25,6 +32,8 @@ class Sidebar(QTreeWidget):
 
     selected = Signal(str)
     add_folder_requested = Signal()
+    remove_folder_requested = Signal(int)  # a root id
+    rescan_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,6 +57,8 @@ class Sidebar(QTreeWidget):
         self._add_folder = self._add(self._folders, "add-folder", "Add folder…", "add")
         self.expandAll()
         self.currentItemChanged.connect(self._on_current_changed)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_context_menu)
 
     def _header(self, text: str) -> QTreeWidgetItem:
         item = QTreeWidgetItem([text])
@@ -123,6 +134,25 @@ class Sidebar(QTreeWidget):
             self.setCurrentItem(self._items[current])
         self.blockSignals(False)
 
+    def folder_menu(self, key: str) -> QMenu | None:
+        """Return the context menu of a folder entry ('root:3'), None for other entries."""
+        kind, _, ref = key.partition(":")
+        if kind != "root" or not ref:
+            return None
+        menu = QMenu(self)
+        menu.addAction(icon("refresh"), "Check for changes", self.rescan_requested)
+        remove = menu.addAction(icon("close"), "Remove from library…",
+                                lambda: self.remove_folder_requested.emit(int(ref)))
+        remove.setObjectName("remove_folder")
+        return menu
+
+    def _on_context_menu(self, pos: QPoint) -> None:
+        item = self.itemAt(pos)
+        menu = self.folder_menu(str(item.data(0, KEY_ROLE) or "")) if item else None
+        if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self.viewport().mapToGlobal(pos))
+
     def _on_current_changed(self, current: QTreeWidgetItem | None, _prev: object) -> None:
         if current is None:
             return
@@ -153,3 +183,23 @@ def _root_short(r: RootRow) -> str:
     if r.track_count and r.analyzed_count < r.track_count:
         return f"{r.track_count} · {r.analyzed_count * 100 // r.track_count}% analysed"
     return f"{r.track_count} tracks"
+
+
+def confirm_remove_folder(parent: QWidget, root: RootRow) -> bool:
+    """Ask before taking a folder out of the library; return True to go ahead."""
+    box = QMessageBox(parent)
+    box.setObjectName("confirmRemoveFolder")
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Remove folder")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # a folder name is untrusted text
+    box.setText(f"Remove “{root.path}” from the library?")
+    box.setInformativeText(
+        f"Its {root.track_count:,} tracks leave your songs, search and recommendations, "
+        "and the folder is no longer watched. The files are not touched, and your "
+        "listening history, likes and playlists are kept: add the folder again to get "
+        "its tracks back.")
+    remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is remove
