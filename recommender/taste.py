@@ -1,31 +1,32 @@
 """The taste model: a small neural network that learns, from the user's own plays, which
 tracks they finish and which they skip, in which context.
 
-Inputs of one example (one play), all standardised:
+Inputs of one example (one play), all standardised (recommender/taste_encoding.py):
 - the track's audio feature vector (the FEATURE_NAMES layout of recommender/features.py),
 - a metadata embedding: artist and genres hashed into a few signed buckets,
 - the context: hour of day and weekday as sin/cos, the previous track's descriptors
   (tempo, brightness, energy, key...) and the distance to them, when it was played within
   the same session.
 The target: finished or liked (1) against skipped or banned (0); stopped, failed or closed
-plays say little about taste and are left out.
+plays say little about taste and are left out (recommender/taste_data.py).
 
 The model is scikit-learn's MLPClassifier. It is trained from scratch when there is no
 model or the feature version changed, then updated with `partial_fit` after new plays. It
 only counts (`counts_`) once it beats simple baselines (the per-artist finish rate and a
 logistic regression on the same inputs) on the user's most recent held-out plays; updates
 keep that check honest by scoring each new play before learning from it.
+
+TasteModel stays in this module: saved models are pickles that name its class here. The
+names of taste_data and taste_encoding that callers use are re-exported from here.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -37,30 +38,32 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from player.models import END_FINISHED, END_SKIPPED, Play, Track, TrackId
-from recommender.source import FeatureMatrix, LibrarySource
+from player.models import Play, Track, TrackId
+from recommender.taste_data import (
+    DAY_PARTS,
+    SESSION_GAP_S,
+    Context,
+    TasteData,
+    artist_of,
+    day_part,
+    play_label,
+    taste_data,
+)
+from recommender.taste_encoding import META_BUCKETS, Examples, PlayEncoder, meta_tokens
+
+__all__ = [
+    "DAY_PARTS", "FORMAT", "MIN_PLAYS", "SESSION_GAP_S", "Context", "TasteData", "TasteModel",
+    "current_features", "day_part", "model_path_for", "play_label", "taste_data",
+    "train_or_update",
+]
 
 FORMAT = 1  # bumped when the saved model's layout changes
-SESSION_GAP_S = 30 * 60  # a longer pause starts a new session: no "previous track"
-META_BUCKETS = 32
-# What the previous track contributes to the context (FEATURE_NAMES of the analysis).
-TRANSITION_NAMES = ("tempo_bpm", "brightness", "energy", "loudness_db", "danceability",
-                    "acousticness", "key_fifths_cos", "key_fifths_sin")
 MIN_PLAYS = 40  # fewer labelled plays than this train nothing worth keeping
 AUGMENT_BELOW = 1000  # labelled plays; a longer history trains without augmentation
 MIN_CLASS = 5  # the held-out check needs this many positives and negatives
 HOLDOUT_FRACTION = 0.2
 HOLDOUT_MAX = 400  # the check looks at (at most) this many most recent plays
 MARGIN = 0.01  # the AUC the model must gain over the best baseline to count
-# Parts of the day as recommender/foryou.py splits them (5-12, 12-17, 17-22, else), with
-# the hour the reason tries each at, and how a sentence says it.
-DAY_PARTS = (("late at night", 2), ("in the morning", 9), ("in the afternoon", 15),
-             ("in the evening", 20))
-
-
-def day_part(hour: int) -> int:
-    """Return the DAY_PARTS index of a local hour."""
-    return 1 if 5 <= hour < 12 else 2 if 12 <= hour < 17 else 3 if 17 <= hour < 22 else 0
 
 
 @contextmanager
@@ -84,95 +87,7 @@ def model_path_for(db_path: Path) -> Path:
     return db_path.parent / f"{db_path.stem}.taste.joblib"
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """When a track would be played, and after what."""
-
-    at: float  # unix seconds; hour and weekday are taken in local time
-    previous: TrackId | None = None
-
-
-@dataclass
-class TasteData:
-    """Everything the taste model reads: the library's vectors and tags, the history."""
-
-    features: Mapping[TrackId, np.ndarray]  # (n_features,) float32, current version
-    tracks: Mapping[TrackId, Track]
-    plays: Sequence[Play]  # in time order
-    liked: frozenset[TrackId] = frozenset()
-    banned: frozenset[TrackId] = frozenset()
-    # Several analysis windows per track, (n_windows, n_features), when the analysis keeps them.
-    windows: Mapping[TrackId, np.ndarray] = field(default_factory=dict)
-
-
-def taste_data(source: LibrarySource, version: int, *, since: float | None = None,
-               matrix: FeatureMatrix | None = None) -> TasteData:
-    """Read what the taste model needs through the library interface.
-
-    since: read only the plays started from then on (an update needs no older ones);
-    matrix: the feature matrix of version when the caller has already read it.
-    """
-    matrix = source.feature_matrix(version) if matrix is None else matrix
-    features = {TrackId(int(i)): matrix.vectors[row] for row, i in enumerate(matrix.ids)}
-    tracks = {t.id: t for t in source.tracks()}
-    bans = source.bans()
-    banned = set(bans.tracks)
-    if bans.artists:
-        # A banned artist is a firm "no" to every one of their tracks.
-        banned |= {t.id for t in tracks.values()
-                   if any(" ".join(a.split()).casefold() in bans.artists
-                          for a in (t.artists or (t.artist or "",)))}
-    return TasteData(features=features, tracks=tracks, plays=list(source.plays(since)),
-                     liked=frozenset(source.likes()), banned=frozenset(banned))
-
-
-def play_label(play: Play, liked: frozenset[TrackId], banned: frozenset[TrackId]) -> int | None:
-    """Return 1 (enjoyed), 0 (rejected) or None (says nothing) for one play."""
-    if play.track_id in banned:
-        return 0
-    if play.end_reason == END_SKIPPED:
-        return 0
-    if play.end_reason == END_FINISHED or play.track_id in liked:
-        return 1
-    return None
-
-
-def _context_vector(at: float) -> np.ndarray:
-    """Return hour of day and weekday as points on circles, shape (4,)."""
-    t = time.localtime(at)
-    hour = t.tm_hour + t.tm_min / 60.0
-    return np.array(
-        [math.sin(2 * math.pi * hour / 24), math.cos(2 * math.pi * hour / 24),
-         math.sin(2 * math.pi * t.tm_wday / 7), math.cos(2 * math.pi * t.tm_wday / 7)],
-        dtype=np.float32,
-    )
-
-
-def _meta_tokens(track: Track | None) -> list[str]:
-    if track is None:
-        return []
-    tokens = [f"artist={a.casefold()}" for a in (track.artists or (track.artist,)) if a]
-    tokens += [f"genre={g.casefold()}" for g in track.genres if g]
-    return tokens
-
-
-def _artist_of(play: Play, data: TasteData) -> str:
-    track = data.tracks.get(play.track_id) if play.track_id is not None else None
-    return (play.artist or (track.artist if track else None) or "").casefold()
-
-
-@dataclass
-class _Examples:
-    """Encoded plays: inputs (n, n_inputs), labels (n,), and what baselines need."""
-
-    X: np.ndarray
-    y: np.ndarray
-    artists: list[str]
-    at: np.ndarray
-    track_ids: list[TrackId]
-
-
-class TasteModel:
+class TasteModel(PlayEncoder):
     """How likely the user is to finish a track, here and now; fitted on their history."""
 
     def __init__(
@@ -202,93 +117,6 @@ class TasteModel:
         self.update_epochs = update_epochs
         self.random_state = random_state
         self._hasher = FeatureHasher(n_features=META_BUCKETS, input_type="string")
-
-    # ---- encoding -------------------------------------------------------------------
-
-    def _audio(self, vector: np.ndarray) -> np.ndarray:
-        z = self.scaler_.transform(np.asarray(vector, dtype=np.float64).reshape(1, -1))[0]
-        return np.asarray(np.clip(z, -5, 5), np.float32)  # a freak value must not dominate
-
-    def _descriptor_columns(self) -> list[int]:
-        """Return the columns that describe a transition (tempo, brightness, energy...)."""
-        found = [self.feature_names.index(n) for n in TRANSITION_NAMES if n in self.feature_names]
-        return found or list(range(min(6, len(self.feature_names))))
-
-    def _assemble(
-        self, audio: np.ndarray, tokens: Sequence[list[str]], at: float,
-        prev_audio: np.ndarray | None,
-    ) -> np.ndarray:
-        """Return the inputs (n, n_inputs) of standardised vectors (n, n_features) in context.
-
-        The previous track enters only through a few descriptors and how far each track
-        moves from them: its whole vector would double the inputs for little gain.
-        """
-        n = audio.shape[0]
-        cols = self._descriptor_columns()
-        meta = self._hasher.transform(tokens).toarray()
-        if prev_audio is None:
-            tail = np.zeros((n, 2 * len(cols) + 1))
-        else:
-            prev = np.tile(prev_audio[cols], (n, 1))
-            tail = np.hstack([prev, np.abs(audio[:, cols] - prev), np.ones((n, 1))])
-        head = np.tile(_context_vector(at), (n, 1))
-        return np.hstack([audio, meta, head, tail]).astype(np.float32)
-
-    def _n_inputs(self) -> int:
-        return len(self.feature_names) + META_BUCKETS + 4 + 2 * len(self._descriptor_columns()) + 1
-
-    def _encode_plays(
-        self, data: TasteData, plays: Sequence[Play], *, previous: Play | None = None,
-        augment: bool = False, rng: np.random.Generator | None = None,
-    ) -> _Examples:
-        """Encode labelled plays (the previous track comes from the play before each)."""
-        rows: list[np.ndarray] = []
-        labels: list[int] = []
-        artists: list[str] = []
-        ats: list[float] = []
-        ids: list[TrackId] = []
-        last = previous
-        for play in plays:
-            prev_play, last = last, play
-            if play.track_id is None or play.track_id not in data.features:
-                continue
-            label = play_label(play, data.liked, data.banned)
-            if label is None:
-                continue
-            prev_audio = None
-            if (prev_play is not None and prev_play.track_id in data.features
-                    and play.started_at - prev_play.started_at < SESSION_GAP_S + (
-                        prev_play.duration_s or 0)):
-                prev_audio = self._audio(data.features[prev_play.track_id])  # type: ignore[index]
-            track = data.tracks.get(play.track_id)
-            audio = self._audio(data.features[play.track_id])[None, :]
-            if augment and self.augment_:
-                assert rng is not None
-                windows = data.windows.get(play.track_id)
-                if windows is not None and len(windows):
-                    audio = np.vstack(
-                        [audio] + [self._audio(w)[None, :] for w in np.atleast_2d(windows)]
-                    )
-                # Small perturbations, in standard units, so a short history still trains.
-                jitter = audio[rng.integers(0, len(audio), self.n_augment)]
-                jitter = jitter + rng.normal(0, self.noise, jitter.shape).astype(np.float32)
-                audio = np.vstack([audio, jitter])
-            if augment and self.augment_ and prev_audio is not None:
-                assert rng is not None
-                prev_audio = prev_audio + rng.normal(0, self.noise, prev_audio.shape).astype(
-                    np.float32)
-            block = self._assemble(audio, [_meta_tokens(track)] * len(audio), play.started_at,
-                                   prev_audio)
-            rows.append(block)
-            labels += [label] * len(block)
-            artists += [_artist_of(play, data)] * len(block)
-            ats += [play.started_at] * len(block)
-            ids += [play.track_id] * len(block)
-        return _Examples(
-            X=np.vstack(rows) if rows else np.zeros((0, self._n_inputs()), np.float32),
-            y=np.array(labels, dtype=np.int64), artists=artists, at=np.array(ats),
-            track_ids=ids,
-        )
 
     # ---- training ---------------------------------------------------------------------
 
@@ -350,7 +178,7 @@ class TasteModel:
             label = play_label(play, data.liked, data.banned)
             if label is None or play.track_id not in data.features:
                 continue
-            artist = _artist_of(play, data)
+            artist = artist_of(play, data)
             counts = self.artist_counts_.setdefault(artist, [0, 0])
             counts[0] += label
             counts[1] += 1
@@ -397,7 +225,7 @@ class TasteModel:
         self.n_plays_ += len(plain.y)
         return len(plain.y)
 
-    def _partial_fit(self, aug: _Examples, rng: np.random.Generator) -> None:
+    def _partial_fit(self, aug: Examples, rng: np.random.Generator) -> None:
         for _ in range(self.update_epochs):
             order = rng.permutation(len(aug.y))
             for start in range(0, len(order), 64):
@@ -464,7 +292,7 @@ class TasteModel:
             return np.zeros(0)
         audio = np.clip(self.scaler_.transform(np.asarray(vectors, np.float64)), -5, 5)
         prev = None if previous_vector is None else self._audio(previous_vector)
-        X = self._assemble(audio, [_meta_tokens(t) for t in tracks], context.at, prev)
+        X = self._assemble(audio, [meta_tokens(t) for t in tracks], context.at, prev)
         return np.asarray(self.mlp_.predict_proba(X)[:, 1])
 
     def reason(self, track_id: TrackId, data: TasteData, context: Context) -> str:
