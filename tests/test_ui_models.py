@@ -17,15 +17,9 @@ from player.browse import TrackFilter
 from player.db import connect, transaction
 from player.history import record_play
 from player.models import Play, TrackId
-from ui.models import (
-    SORT_ROLE,
-    TRACK_ID_ROLE,
-    AlbumListModel,
-    HistoryModel,
-    NameListModel,
-    QueueModel,
-    TrackTableModel,
-)
+from ui.browse_models import AlbumListModel, HistoryModel, NameListModel
+from ui.models import SORT_ROLE, TRACK_ID_ROLE, TrackTableModel
+from ui.queue_model import QueueModel
 
 WARN = QAbstractItemModelTester.FailureReportingMode.Warning
 ARTISTS = ("Zed", "alpha", "Mid", "<b>Bold</b>")
@@ -169,7 +163,7 @@ def test_short_list_models_pass_the_tester(qtbot, conn: sqlite3.Connection) -> N
 ])
 def test_drop_moves_put_the_dragged_rows_before_the_drop_row(rows: list[int],
                                                              to_row: int) -> None:
-    from ui.models import drop_moves
+    from ui.queue_model import drop_moves
 
     items = list("abcdef")
     for src, dst in drop_moves(len(items), rows, to_row):

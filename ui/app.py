@@ -21,6 +21,16 @@ RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 log = logging.getLogger(__name__)
 
+# Background jobs that import or compute much run in a child process
+# (ui/views/child_jobs.py): on a thread of the window's process their Python and numpy
+# work, and their imports (1.2 s of scipy for the analysis), hold the GIL, and the window
+# stalls (bench/ui.py saw 0.8 s while the mixes of 100,000 tracks were made). These are
+# the functions make_collaborators' analyze, learn_taste and make_mixes call, by name.
+# Scans stay on a thread: they wait on their reader processes most of the time.
+CHILD_JOBS = {"analyze": "recommender.analysis:analyze",
+              "learn_taste": "recommender.cli_taste:train",
+              "make_mixes": "recommender.cli_playlists_gen:refresh_mixes"}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `timbre`: the CLI command given, or the desktop window."""
@@ -142,7 +152,7 @@ def make_collaborators(db_path: Path, settings: Any, *, with_playback: bool = Tr
         make_demo=make_demo, learn_taste=learn_taste, make_mixes=make_mixes,
         demo_dir=data_dir() / "demo" if db_path == data_dir() / "library.db"
         else db_path.parent / "demo",
-        music_dir=xdg_music_dir(),
+        music_dir=xdg_music_dir(), in_child=dict(CHILD_JOBS),
     )
 
 

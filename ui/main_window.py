@@ -2,7 +2,10 @@
 
 It only assembles and wires: each piece lives in ui/views/, every read in player/browse,
 and the collaborators (playback, scanner, analysis, engine) are passed in by ui/app.py;
-any of them may be None and the window still works without that capability.
+any of them may be None and the window still works without that capability. What the
+window does is in three mixins: moving between pages and searching
+(ui/window_navigation.py), the library's folders and jobs (ui/window_library.py), and
+recommendations, feedback and plays (ui/window_listening.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLineEdit,
     QMainWindow,
@@ -31,7 +33,8 @@ from PySide6.QtWidgets import (
 from player import browse
 from player.db import connect
 from player.models import TrackId
-from ui.models import QueueModel, TrackTableModel
+from ui.models import TrackTableModel
+from ui.queue_model import QueueModel
 from ui.views.actions import TrackActions
 from ui.views.foryou import ForYouPage
 from ui.views.icons import app_icon, icon
@@ -46,26 +49,15 @@ from ui.views.pages import (
     WelcomePage,
 )
 from ui.views.playback_link import PlaybackLink
-from ui.views.properties import PropertiesDialog, open_properties
 from ui.views.recommend import EngineFactory, Recommendations
-from ui.views.sidebar import Sidebar, confirm_remove_folder
+from ui.views.sidebar import Sidebar
 from ui.views.track_view import TrackTableView
+from ui.window_library import LibraryFolders
+from ui.window_listening import Listening
+from ui.window_navigation import SEARCH_DELAY_MS, Navigation
 from ui.workers import QueryRunner
 
 log = logging.getLogger(__name__)
-
-SEARCH_DELAY_MS = 80  # wait for a pause in typing; the query itself takes a few ms
-SEARCH_LIMIT = 500
-LEARN_EVERY_PLAYS = 25  # plays between background updates of the taste model
-# Background jobs that import or compute much run in a child process
-# (ui/views/child_jobs.py): on a thread of this process their Python and numpy work, and
-# their imports (1.2 s of scipy for the analysis), hold the GIL, and the window stalls
-# (bench/ui.py saw 0.8 s while the mixes of 100,000 tracks were made). These are the
-# functions app.py's collaborators call, by name. Scans stay on a thread: they wait on
-# their reader processes most of the time.
-CHILD_JOBS = {"analyze": "recommender.analysis:analyze",
-              "learn_taste": "recommender.cli_taste:train",
-              "make_mixes": "recommender.cli_playlists_gen:refresh_mixes"}
 
 
 @dataclass
@@ -85,10 +77,12 @@ class Collaborators:
     make_mixes: Any = None  # recommender.cli_playlists_gen.refresh_mixes(db_path)
     demo_dir: Path | None = None
     music_dir: Path | None = None
-    in_child: dict[str, str] = field(default_factory=lambda: dict(CHILD_JOBS))
+    # Jobs to run in a child process instead of the callables above, by name, as
+    # "module:function" (ui/views/child_jobs.py); ui/app.py names its own (CHILD_JOBS).
+    in_child: dict[str, str] = field(default_factory=dict)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(Navigation, LibraryFolders, Listening, QMainWindow):
     """Timbre's window."""
 
     def __init__(self, c: Collaborators) -> None:
@@ -323,285 +317,6 @@ class MainWindow(QMainWindow):
         if self.playback is not None:
             self.link.show_state()
         _freeze_startup_objects()
-
-    # -- navigation -------------------------------------------------------------------------
-
-    def show_view(self, key: str) -> None:
-        """Show a page by key ('songs', 'albums', 'playlist:3', 'root:1', ...)."""
-        kind, _, ref = key.partition(":")
-        if kind not in self._page_of:
-            return
-        if kind == "songs" and self.songs.table.track_model().query() is not None \
-                and self.songs.table.track_model().rowCount() == 0:
-            self.load_songs()
-        elif kind == "albums":
-            self.albums.refresh()
-        elif kind in ("artists", "genres"):
-            self._page_of[kind].refresh()  # type: ignore[attr-defined]
-        elif kind == "history":
-            self.history.refresh()
-        elif kind == "foryou" and (self._foryou_stale or self.foryou.model.rowCount() == 0):
-            self._foryou_stale = False
-            self.foryou.request_refresh()
-        elif kind == "playlist" and ref:
-            self._show_playlist(int(ref))
-        elif kind == "root" and ref:
-            self._show_root(int(ref))
-        self.pages.setCurrentWidget(self._page_of[kind])
-        if kind not in ("search", "album", "welcome"):
-            self.settings.setValue("window/view", key)
-            self.sidebar.blockSignals(True)
-            self.sidebar.select(key)
-            self.sidebar.blockSignals(False)
-
-    def current_view(self) -> str:
-        """Return the key of the page shown."""
-        widget = self.pages.currentWidget()
-        return next(k for k, w in self._page_of.items() if w is widget)
-
-    def _show_playlist(self, playlist_id: int) -> None:
-        from player import playlists
-
-        try:
-            info = playlists.get_playlist(self.conn, playlist_id)
-            ids = playlists.playlist_tracks(self.conn, playlists.PlaylistId(playlist_id))
-        except (playlists.PlaylistError, ValueError) as exc:
-            self.statusBar().showMessage(str(exc), 5000)
-            return
-        self.playlist_page.set_title(info.name)
-        self.playlist_page.table.track_model().set_ids(ids)
-
-    def _show_root(self, root_id: int) -> None:
-        root = next((r for r in browse.roots(self.conn) if r.id == root_id), None)
-        if root is None:
-            return
-        self._root_shown = root_id
-        self.root_page.set_title(root.path)
-        ids = browse.track_ids_in_root(self.conn, root_id)
-        self.root_page.table.track_model().set_ids(ids)
-
-    def _on_albums_album_opened(self, album: browse.AlbumRow | None) -> None:
-        if album is not None:
-            self.album_page.show_album(album)
-            self.pages.setCurrentWidget(self.album_page)
-
-    # -- search -----------------------------------------------------------------------------
-
-    def focus_search(self) -> None:
-        """Put the cursor in the search box."""
-        self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.search_box.selectAll()
-
-    def run_search(self) -> None:
-        """Show the tracks matching the search box (or go back when it is empty)."""
-        self.search_timer.stop()
-        text = self.search_box.text().strip()
-        if not text:
-            if self.current_view() == "search":
-                self.show_view(self._before_search or "songs")
-            return
-        if self.current_view() != "search":
-            self._before_search = self.settings.value("window/view", "songs")
-        ids = self._search(self.conn, text, SEARCH_LIMIT)
-        self.search_page.set_title(f"Results for “{text}”")
-        self.search_page.table.track_model().set_ids(ids)
-        self.pages.setCurrentWidget(self.search_page)
-
-    def _on_escape(self) -> None:
-        if self.search_box.text():
-            self.search_box.clear()
-
-    # -- the library ------------------------------------------------------------------------
-
-    def choose_folder(self) -> None:
-        """Ask for a music folder and add it."""
-        start = str(self.c.music_dir) if self.c.music_dir else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Add a music folder", start)
-        if folder:
-            self.add_folders([folder])
-        key = self.settings.value("window/view", "songs")
-        self.sidebar.blockSignals(True)
-        self.sidebar.select(str(key))
-        self.sidebar.blockSignals(False)
-
-    def add_folders(self, folders: list[str]) -> None:
-        """Scan folders into the library (in the background), then analyse them."""
-        self.jobs.add_folders(folders)
-        if self.current_view() == "welcome":
-            self.show_view("songs")
-
-    def ask_remove_folder(self, root_id: int) -> None:
-        """Ask, then take a music folder out of the library."""
-        root = next((r for r in browse.roots(self.conn) if r.id == root_id), None)
-        if root is not None and confirm_remove_folder(self, root):
-            self.remove_folder(root_id)
-
-    def remove_folder(self, root_id: int) -> None:
-        """Take a music folder out of the library (in the background); its plays stay."""
-        root = next((r for r in browse.roots(self.conn) if r.id == root_id), None)
-        if root is not None:
-            self.jobs.remove_folder(root_id, root.path)
-
-    def _on_jobs_folder_removed(self, root_id: int, _removed: int) -> None:
-        view = self.current_view()
-        if view == "root" and self._root_shown == root_id:
-            self.show_view("songs")
-        elif view == "search":
-            self.run_search()  # results are a fixed list: ask again without the folder
-        elif view == "playlist":
-            self.show_view(str(self.settings.value("window/view", "songs")))
-        self.refresh_library(force=True)
-        self.refresh_foryou()
-
-    def try_demo(self) -> None:
-        """Generate the demo library and add it."""
-        if self.c.demo_dir is None:
-            return
-        self.jobs.make_demo(self.c.demo_dir)
-        self.show_view("songs")
-
-    def load_songs(self) -> None:
-        """Query the song list in a worker: 100,000 ids sorted take longer than a frame."""
-        model = self.songs.table.track_model()
-        query = model.query()
-        if query is None:
-            return
-        flt, sort, descending = query
-        self.queries.run(
-            "songs", lambda conn: browse.track_ids(conn, flt, sort=sort, descending=descending),
-            lambda ids: model.set_query_result(flt, sort, descending, list(ids)))  # type: ignore[call-overload]
-
-    def refresh_library(self, force: bool = False) -> None:
-        """Re-read what changed in the library into the visible views."""
-        if self._closing:
-            return
-        revision = browse.revision(self.conn)
-        if revision == self._revision and not force:
-            return  # a poll during a job that has not written tracks yet
-        self._revision = revision
-        view = self.current_view()
-        if view == "songs":
-            self.load_songs()
-        elif view == "albums":
-            self.albums.refresh()
-        elif view in ("artists", "genres"):
-            self._page_of[view].refresh()  # type: ignore[attr-defined]
-        elif view == "history":
-            self.history.refresh()
-        elif view == "welcome" and not browse.is_empty(self.conn):
-            self.show_view("songs")
-        self.sidebar.set_roots(browse.roots(self.conn))
-
-    def refresh_playlists(self) -> None:
-        """Re-read the playlists into the sidebar."""
-        try:
-            from player import playlists
-
-            if not browse.is_empty(self.conn):
-                playlists.ensure_default_playlists(self.conn)  # once per library
-            self.sidebar.set_playlists(
-                [(p.id, p.name, p.kind) for p in playlists.list_playlists(self.conn)])
-        except ImportError:
-            pass
-        self.sidebar.set_roots(browse.roots(self.conn))
-
-    def _on_jobs_analysis_finished(self) -> None:
-        self.jobs.learn_taste()  # new features: (re)train the taste model on the history
-        self.jobs.refresh_mixes()  # and regroup the library into mixes
-        self.refresh_library()
-        self.refresh_foryou()
-
-    def refresh_foryou(self) -> None:
-        """Recompute For you now if it is shown or feeds the queue, else when next shown."""
-        item = self.playback.queue.current_item() if self.playback is not None else None
-        if self.current_view() == "foryou" or (item is not None and item.source == "foryou"):
-            self._foryou_stale = False
-            self.foryou.request_refresh()
-        else:
-            self._foryou_stale = True
-
-    # -- recommendations --------------------------------------------------------------------
-
-    def play_similar(self, seeds: list[TrackId]) -> None:
-        """Start a radio from seeds: the seed plays now, similar tracks follow."""
-        self._radio_seeds = list(seeds)
-        self.statusBar().showMessage("Finding similar tracks…", 3000)
-        self.recs.start_radio(seeds)
-
-    def _on_recs_radio_ready(self, picks: list[Any]) -> None:
-        seeds = self._radio_seeds
-        ids = list(seeds[:1]) + [p.track_id for p in picks]
-        if self.playback is not None and ids:
-            self.playback.play_tracks(ids, start=0, source="radio",
-                                      source_ref=str(int(seeds[0])) if seeds else None)
-        self.statusBar().showMessage(f"Radio: {len(picks)} similar tracks queued", 5000)
-
-    def _on_recs_radio_more(self, picks: list[Any]) -> None:
-        if self.playback is not None and picks:
-            self.playback.enqueue([p.track_id for p in picks], source="radio")
-
-    def _on_recs_picks_ready(self, picks: list[Any]) -> None:
-        self.foryou.set_picks(picks)
-        self._foryou_picks = picks
-
-    def _on_recs_failed(self, kind: str, text: str) -> None:
-        if kind == "foryou":
-            self.foryou.set_error(f"No recommendations yet: {text}")
-        else:
-            self.statusBar().showMessage(f"Recommendations failed: {text}", 8000)
-
-    def _on_foryou_play(self, ids: list[TrackId], row: int) -> None:
-        self.recs.stop_radio()
-        self.actions_.play(ids, row, "foryou")
-
-    def _on_foryou_not_this(self, ids: list[TrackId]) -> None:
-        self.actions_.not_this(ids)
-
-    def _on_foryou_less_like_this(self, ids: list[TrackId]) -> None:
-        self.actions_.less_like_this(ids)
-
-    def _on_feedback_changed(self) -> None:
-        for model in self._track_models:
-            model.invalidate_rows()
-        if self.playback is not None and self.playback.current_track is not None:
-            self.now_playing.set_liked(
-                browse.is_liked(self.conn, self.playback.current_track.id))
-        self.refresh_foryou()
-
-    def show_properties(self, track_id: TrackId) -> PropertiesDialog | None:
-        """Open the Properties dialog for a track (with its suggested tags to answer)."""
-        return open_properties(self, self.conn, self.queries, track_id,
-                               lambda: self._on_feedback_changed())
-
-    # -- playback ---------------------------------------------------------------------------
-
-    def _on_link_queue_low(self, source: str) -> None:
-        if source == "radio":
-            self.recs.more_radio()
-        elif source == "foryou":
-            queued = {i.track_id for i in self.playback.queue.items}
-            fresh = [p.track_id for p in self._foryou_picks if p.track_id not in queued]
-            if fresh:
-                self.playback.enqueue(fresh[:10], source="foryou")
-            self.foryou.request_refresh()
-
-    def _on_link_played(self, _play: Any) -> None:
-        self._plays_since_learning += 1
-        if self._plays_since_learning >= LEARN_EVERY_PLAYS:
-            self._plays_since_learning = 0
-            self.jobs.learn_taste()  # the taste model learns the new plays in the background
-            self.jobs.refresh_mixes()  # personal mixes follow the listening
-        if self.current_view() == "history":
-            self.history.refresh()
-        self.refresh_foryou()  # For you follows the listening
-
-    def _on_now_playing_queue_toggled(self, on: bool) -> None:
-        self.queue_panel.setVisible(on)
-        self.settings.setValue("window/queue_visible", on)
-
-    def _on_now_playing_like(self) -> None:
-        if self.playback is not None and self.playback.current_track is not None:
-            self.actions_.toggle_like([self.playback.current_track.id])
 
     # -- closing ----------------------------------------------------------------------------
 

@@ -1,15 +1,16 @@
-"""Item models over the library: tracks (a windowed cache over TrackIds), albums, names,
-history.
+"""The song table model (a windowed cache over TrackIds), its columns, and the roles and
+cell formatting every item model shares.
 
 The song model holds only the ordered list of ids (a few bytes per track); rows are
 fetched from the database a page at a time when the view asks for them, and only a
 bounded number of pages stay cached, so 100,000 tracks scroll smoothly in little memory.
+The play queue's model is in ui/queue_model.py; the albums, names and history models in
+ui/browse_models.py.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import sqlite3
 import time
 from collections import OrderedDict
@@ -17,17 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
-    QAbstractListModel,
     QAbstractTableModel,
-    QByteArray,
-    QMimeData,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     Qt,
-    Signal,
 )
-from PySide6.QtGui import QFont, QIcon
+from PySide6.QtGui import QFont
 
 from player import browse
 from player.browse import TrackFilter, TrackRow
@@ -444,216 +441,3 @@ def _positions(ids: list[TrackId], wanted: set[TrackId]) -> dict[TrackId, int]:
         if tid in wanted:
             positions.setdefault(tid, n)
     return positions
-
-
-QUEUE_MIME = "application/x-timbre-queue-rows"
-
-
-def drop_moves(n: int, rows: Sequence[int], to_row: int) -> list[tuple[int, int]]:
-    """Return the (src, dst) list.move() calls that put rows, in order, before to_row.
-
-    A move is pop(src) then insert(dst), as PlayQueue.move() does; to_row >= n (or
-    past the last row not dragged) means the end.
-    """
-    block = sorted(r for r in set(rows) if 0 <= r < n)
-    anchor = next((i for i in range(max(to_row, 0), n) if i not in block), None)
-    order = list(range(n))  # simulate the list to turn one drop into single moves
-    moves: list[tuple[int, int]] = []
-    previous: int | None = None
-    for orig in block:
-        src = order.index(orig)
-        order.pop(src)
-        if previous is not None:
-            dst = order.index(previous) + 1
-        else:
-            dst = order.index(anchor) if anchor is not None else len(order)
-        order.insert(dst, orig)
-        if src != dst:
-            moves.append((src, dst))
-        previous = orig
-    return moves
-
-
-class QueueModel(TrackTableModel):
-    """The play queue: a fixed id list whose rows can be dragged to a new place.
-
-    A drop does not move rows itself: it emits move_requested(rows, to_row) and the
-    playback queue, the single owner of the order, moves them and the model follows.
-    """
-
-    move_requested = Signal(list, int)
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        base = super().flags(index)
-        if index.isValid():
-            return base | Qt.ItemFlag.ItemIsDragEnabled
-        return Qt.ItemFlag.ItemIsDropEnabled
-
-    def supportedDropActions(self) -> Qt.DropAction:
-        return Qt.DropAction.MoveAction
-
-    def supportedDragActions(self) -> Qt.DropAction:
-        return Qt.DropAction.MoveAction
-
-    def mimeTypes(self) -> list[str]:
-        return [QUEUE_MIME]
-
-    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
-        data = QMimeData()
-        rows = sorted({i.row() for i in indexes if i.isValid()})
-        data.setData(QUEUE_MIME, QByteArray(json.dumps(rows).encode()))
-        return data
-
-    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
-                        parent: Index) -> bool:
-        return data.hasFormat(QUEUE_MIME) and action == Qt.DropAction.MoveAction
-
-    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
-                     parent: Index) -> bool:
-        if not self.canDropMimeData(data, action, row, column, parent):
-            return False
-        rows = json.loads(bytes(data.data(QUEUE_MIME).data()).decode())
-        to_row = row if row >= 0 else (parent.row() if parent.isValid() else self.rowCount())
-        self.move_requested.emit([int(r) for r in rows], int(to_row))
-        return False  # the queue moves the rows; Qt must not remove the dragged ones
-
-
-class NameListModel(QAbstractListModel):
-    """A short list of names with counts (artists, genres); the name is in NAME_ROLE."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._items: list[browse.NameCount] = []
-
-    def set_items(self, items: Sequence[browse.NameCount]) -> None:
-        """Replace the list."""
-        self.beginResetModel()
-        self._items = list(items)
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._items)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._items):
-            return None
-        item = self._items[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return f"{item.name}  ({item.track_count})"
-        if role in (NAME_ROLE, SORT_ROLE):
-            return item.name
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return plain_tooltip(item.name)
-        return None
-
-
-class AlbumListModel(QAbstractListModel):
-    """The album grid: title and artist as text, the cover thumbnail as decoration.
-
-    Covers are not read here: request_cover(row) is emitted for a row without one, a
-    loader thread reads the file, and set_cover() stores the result and redraws the row.
-    """
-
-    cover_wanted = Signal(str, str)  # key, image path
-
-    def __init__(self, placeholder: Callable[[browse.AlbumRow], QIcon],
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._albums: list[browse.AlbumRow] = []
-        self._covers: dict[str, QIcon] = {}
-        self._requested: set[str] = set()
-        self._placeholder = placeholder
-
-    def set_albums(self, albums: Sequence[browse.AlbumRow]) -> None:
-        """Replace the albums (covers already loaded are kept)."""
-        self.beginResetModel()
-        self._albums = list(albums)
-        self.endResetModel()
-
-    def album(self, row: int) -> browse.AlbumRow | None:
-        """Return the album at a row."""
-        return self._albums[row] if 0 <= row < len(self._albums) else None
-
-    def set_cover(self, key: str, icon: QIcon) -> None:
-        """Store a loaded cover and redraw the albums that use it."""
-        self._covers[key] = icon
-        for n, a in enumerate(self._albums):
-            if a.cover_hash == key:
-                i = self.index(n, 0)
-                self.dataChanged.emit(i, i, [Qt.ItemDataRole.DecorationRole])
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._albums)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._albums):
-            return None
-        a = self._albums[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return f"{a.title}\n{a.artist or 'Unknown artist'}"
-        if role in (NAME_ROLE, SORT_ROLE):
-            return a.title
-        if role == Qt.ItemDataRole.ToolTipRole:
-            year = f" ({a.year})" if a.year else ""
-            return plain_tooltip(
-                f"{a.title}{year}\n{a.artist or 'Unknown artist'}\n"
-                f"{a.track_count} tracks, {format_duration(a.duration_s)}"
-            )
-        if role == Qt.ItemDataRole.DecorationRole:
-            if a.cover_hash and a.cover_hash in self._covers:
-                return self._covers[a.cover_hash]
-            path = a.thumb_path or a.image_path
-            if a.cover_hash and path and a.cover_hash not in self._requested:
-                self._requested.add(a.cover_hash)
-                self.cover_wanted.emit(a.cover_hash, path)
-            return self._placeholder(a)
-        return None
-
-
-class HistoryModel(QAbstractTableModel):
-    """Recent plays, newest first: when, title, artist, how it ended, from where."""
-
-    HEADERS = ("When", "Title", "Artist", "Album", "Heard", "Ended", "From")
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[browse.HistoryRow] = []
-
-    def set_rows(self, rows: Sequence[browse.HistoryRow]) -> None:
-        """Replace the plays shown."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def track_id(self, row: int) -> TrackId | None:
-        """Return the track of a play (None when the file is gone)."""
-        return self._rows[row].track_id if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.HEADERS)):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        p = self._rows[index.row()]
-        if role == TRACK_ID_ROLE:
-            return None if p.track_id is None else int(p.track_id)
-        values = (
-            format_when(p.started_at), p.title or "", p.artist or "", p.album or "",
-            format_duration(p.heard_ms / 1000), p.end_reason or "", p.source or "",
-        )
-        if role == Qt.ItemDataRole.DisplayRole and 0 <= index.column() < len(values):
-            return values[index.column()]
-        if role == SORT_ROLE and 0 <= index.column() < len(values):
-            return p.started_at if index.column() == 0 else values[index.column()]
-        return None

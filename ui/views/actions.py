@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QPoint, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QWidget
 
-from player import browse
+from player import browse, playlists
 from player.models import TrackId
 from ui.views.icons import icon
 
@@ -130,8 +130,6 @@ class TrackActions(QObject):
     def add_to_playlist(self, ids: Sequence[TrackId], playlist_id: int | None,
                         parent: QWidget | None = None) -> None:
         """Add ids to a playlist; None asks for the name of a new one."""
-        from player import playlists
-
         try:
             if playlist_id is None:
                 name, ok = QInputDialog.getText(parent, "New playlist", "Name:")
@@ -174,11 +172,9 @@ class TrackActions(QObject):
         sub.addAction(icon("add"), "New playlist…",
                       lambda: self.add_to_playlist(ids, None, parent))
         try:
-            from player import playlists
-
             manual = [p for p in playlists.list_playlists(self._conn)
                       if p.kind == playlists.MANUAL]
-        except (ImportError, sqlite3.Error):
+        except sqlite3.Error:  # a menu must open even when the library cannot be read
             manual = []
         if manual:
             sub.addSeparator()

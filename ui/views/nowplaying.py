@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from player.browse import TrackRow
-from ui.models import QueueModel, format_duration
+from ui.models import format_duration
+from ui.queue_model import QueueModel
 from ui.views.icons import icon, placeholder_cover, rounded
 from ui.views.pages import plain_label
 from ui.views.track_view import TrackTableView

@@ -22,13 +22,8 @@ from PySide6.QtWidgets import (
 
 from player import browse
 from player.browse import AlbumRow, TrackFilter
-from ui.models import (
-    NAME_ROLE,
-    AlbumListModel,
-    HistoryModel,
-    NameListModel,
-    format_duration,
-)
+from ui.browse_models import AlbumListModel, HistoryModel, NameListModel
+from ui.models import NAME_ROLE, format_duration
 from ui.views.cover_loader import CoverLoader
 from ui.views.icons import app_icon, icon, placeholder_cover, rounded
 from ui.views.track_view import TrackTableView

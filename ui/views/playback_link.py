@@ -10,7 +10,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from player import browse
-from ui.models import TrackTableModel, drop_moves
+from ui.models import TrackTableModel
+from ui.queue_model import drop_moves
 from ui.views.nowplaying import NowPlayingBar, QueuePanel
 from ui.views.recommend import Recommendations
 
