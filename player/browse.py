@@ -425,6 +425,8 @@ def track_detail(conn: sqlite3.Connection, track_id: TrackId) -> TrackDetail | N
             strict=True,
         ))
     detail.stats["liked"] = is_liked(conn, track_id)
+    stars = conn.execute("SELECT stars FROM ratings WHERE track_id = ?", (int(track_id),)).fetchone()
+    detail.stats["rating"] = "★" * int(stars[0]) if stars else "not rated"
     return detail
 
 

@@ -342,3 +342,21 @@ def test_watched_folder_picks_up_new_and_removed_files(qtbot, window: MainWindow
     qtbot.waitUntil(lambda: not w.jobs.is_busy(), timeout=60_000)
     (music / "new.flac").unlink()
     qtbot.waitUntil(lambda: model.rowCount() == len(TRACKS), timeout=60_000)
+
+
+def test_rating_from_the_context_menu(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    w = window
+    _click_sidebar(qtbot, w, "songs")
+    model = w.songs.table.track_model()
+    first, second = model.track_id(0), model.track_id(1)
+    menu = w.actions_.menu([first, second], w.songs.table)
+    rating = next(a.menu() for a in menu.actions() if a.text() == "Rating")
+    assert [a.objectName() for a in rating.actions() if a.isChecked()] == ["rating_0"]
+    next(a for a in rating.actions() if a.objectName() == "rating_4").trigger()
+    stars = dict(w.conn.execute("SELECT track_id, stars FROM ratings").fetchall())
+    assert stars == {first: 4, second: 4}
+    again = w.actions_.menu([first], w.songs.table)
+    rating = next(a.menu() for a in again.actions() if a.text() == "Rating")
+    assert [a.objectName() for a in rating.actions() if a.isChecked()] == ["rating_4"]
+    next(a for a in rating.actions() if a.objectName() == "rating_0").trigger()
+    assert w.conn.execute("SELECT track_id FROM ratings").fetchall() == [(second,)]

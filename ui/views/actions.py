@@ -125,6 +125,17 @@ class TrackActions(QObject):
             self.message.emit(f"Banned from recommendations: {', '.join(names)}")
         self.feedback_changed.emit()
 
+    def rate(self, ids: Sequence[TrackId], stars: int) -> None:
+        """Give the tracks 1..5 stars; 0 removes their rating."""
+        try:
+            for tid in ids:
+                playlists.set_rating(self._conn, tid, stars)
+        except playlists.PlaylistError as exc:  # e.g. a track removed since the menu opened
+            self.message.emit(str(exc))
+            return
+        self.message.emit(_count(ids, f"rated {'★' * stars}" if stars else "no longer rated"))
+        self.feedback_changed.emit()
+
     # -- playlists ----------------------------------------------------------------------
 
     def add_to_playlist(self, ids: Sequence[TrackId], playlist_id: int | None,
@@ -189,12 +200,28 @@ class TrackActions(QObject):
         menu.addAction(icon("not-this"), "Not this", lambda: self.not_this(ids))
         menu.addAction("Less like this", lambda: self.less_like_this(ids))
         menu.addAction("Ban artist", lambda: self.ban_artist(ids))
+        self._rating_menu(menu.addMenu("Rating"), ids)
         for action in extra:
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(icon("folder"), "Show in folder", lambda: self.show_in_folder(ids[0]))
         menu.addAction("Properties", lambda: self.properties(ids[0]))
         return menu
+
+    def _rating_menu(self, sub: QMenu, ids: list[TrackId]) -> None:
+        """Fill the Rating submenu; the tracks' common rating is checked."""
+        from player import feedback
+
+        try:
+            current = {feedback.rating(self._conn, i) for i in ids}
+        except (sqlite3.Error, feedback.UnknownTrack):  # a menu must open whatever the library says
+            current = set()
+        for stars in (5, 4, 3, 2, 1, 0):
+            action = sub.addAction("★" * stars + "☆" * (5 - stars) if stars else "No rating")
+            action.setObjectName(f"rating_{stars}")
+            action.setCheckable(True)
+            action.setChecked(current == {stars})
+            action.triggered.connect(lambda _=False, n=stars: self.rate(ids, n))
 
     def popup(self, ids: Sequence[TrackId], pos: QPoint, parent: QWidget,
               source: str = "library") -> None:
