@@ -104,10 +104,12 @@ class _Known:
     """The tracks already in the database, by path: what the walk compares against."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        # dict() over 2-column rows is built in C: this is most of an unchanged rescan
-        self.mtime: dict[bytes, int] = dict(
-            conn.execute("SELECT path_bytes, mtime_ns FROM tracks"))
-        self.size: dict[bytes, int] = dict(conn.execute("SELECT path_bytes, size FROM tracks"))
+        # One pass over the (wide) tracks table, split and turned into dicts in C: this is
+        # a fifth of an unchanged rescan (two queries cost a third more).
+        rows = conn.execute("SELECT path_bytes, mtime_ns, size FROM tracks").fetchall()
+        paths, mtimes, sizes = zip(*rows, strict=True) if rows else ((), (), ())
+        self.mtime: dict[bytes, int] = dict(zip(paths, mtimes, strict=True))
+        self.size: dict[bytes, int] = dict(zip(paths, sizes, strict=True))
         self.ids: dict[bytes, tuple[int, int | None]] = {}
         self._conn = conn
 
