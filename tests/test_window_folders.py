@@ -20,7 +20,7 @@ from player.library_source import SqliteLibrarySource
 from player.models import Play, TrackId
 from player.scanner import scan
 from tests.media import make_track, tone
-from ui.app import apply_look, make_collaborators, make_settings
+from tests.window_helpers import quiet_window
 from ui.cli import run as cli_main
 from ui.main_window import MainWindow
 
@@ -57,14 +57,7 @@ def _root_id(conn: object, path: Path) -> int:
 def window(qtbot, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
            folders: tuple[Path, Path]) -> Iterator[MainWindow]:
     assert scan(list(folders), db_path).added == 5
-    apply_look(QApplication.instance())
-    collab = make_collaborators(db_path, make_settings(tmp_path / "window.ini"),
-                                with_playback=False)
-    collab.analyze = None  # not needed here: no analysis, taste or mixes jobs to wait for
-    w = MainWindow(collab)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = quiet_window(qtbot, db_path, tmp_path)
     yield w
     w.close()
 

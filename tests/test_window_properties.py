@@ -9,14 +9,13 @@ from pathlib import Path
 
 import mutagen
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from player import browse
 from player import suggestions_store as store
 from player.models import TrackId
 from player.scanner import scan
 from tests.media import make_track, tone
-from ui.app import apply_look, make_collaborators, make_settings
+from tests.window_helpers import quiet_window
 from ui.main_window import MainWindow
 
 WAIT_MS = 20_000
@@ -36,14 +35,7 @@ def untagged(tmp_path: Path) -> Path:
 @pytest.fixture
 def window(qtbot, db_path: Path, tmp_path: Path, untagged: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
     assert scan([untagged.parent], db_path).added == 1
-    apply_look(QApplication.instance())
-    collab = make_collaborators(db_path, make_settings(tmp_path / "window.ini"),
-                                with_playback=False)
-    collab.analyze = None  # not needed here: no analysis, taste or mixes jobs to wait for
-    w = MainWindow(collab)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = quiet_window(qtbot, db_path, tmp_path)
     yield w
     w.close()
 

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtWidgets import QApplication
 
 from player.history import record_play
 from player.models import Play, TrackId
 from player.scanner import scan
 from tests.media import make_track, tone
-from ui.app import apply_look, make_collaborators, make_settings
+from tests.window_helpers import quiet_window
 from ui.main_window import MainWindow
 from ui.models import TrackTableModel
 
@@ -31,14 +30,7 @@ def window(qtbot, db_path: Path, tmp_path: Path) -> Iterator[MainWindow]:  # typ
     for n, (title, artist, _plays) in enumerate(TRACKS):
         make_track(music / f"{n}.flac", tone(200 + 50 * n, 0.4), title=title, artist=artist)
     assert scan([music], db_path).added == len(TRACKS)
-    apply_look(QApplication.instance())
-    collab = make_collaborators(db_path, make_settings(tmp_path / "window.ini"),
-                                with_playback=False)
-    collab.analyze = None  # not needed here: no analysis, taste or mixes jobs to wait for
-    w = MainWindow(collab)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = quiet_window(qtbot, db_path, tmp_path)
     yield w
     w.close()
 
