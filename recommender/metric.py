@@ -30,7 +30,7 @@ from player.models import Track
 MIN_PER_GENRE = 8
 """Analysed tracks a genre needs before it teaches the space anything."""
 MIN_GENRES = 3
-MAX_DIMS = 24
+MAX_DIMS = 16
 """Learned directions kept at most: the search cost grows with the dimensions."""
 LEARNED_SHARE = 0.5
 """Share of a cosine that comes from the learned directions (the rest: the unsupervised space)."""
