@@ -11,6 +11,7 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,18 @@ def remove_root(conn: sqlite3.Connection, root_id: int) -> int:
             conn.execute(f"DELETE FROM scan_errors WHERE {_under('path_bytes')}", (prefix,))
         conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
     return int(gone)
+
+
+def missing_tracks(conn: sqlite3.Connection, ids: Iterable[int]) -> set[TrackId]:
+    """Return those of ids that are not in the library now (removed or unmounted)."""
+    wanted = sorted({int(i) for i in ids})
+    gone: set[TrackId] = set()
+    for start in range(0, len(wanted), 500):  # SQLite's limit on bound parameters
+        chunk = wanted[start:start + 500]
+        gone.update(TrackId(int(r[0])) for r in conn.execute(
+            f"SELECT id FROM tracks WHERE missing = 1 AND id IN ({','.join('?' * len(chunk))})",
+            chunk))
+    return gone
 
 
 def find_root(conn: sqlite3.Connection, path: str | bytes | os.PathLike[str]) -> int | None:

@@ -220,6 +220,23 @@ def test_removing_an_inner_folder_keeps_tracks_the_outer_folder_holds(
     assert scan(None, db_path).removed == 0
 
 
+def test_removed_tracks_leave_the_queue(qtbot, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                        folders: tuple[Path, Path]) -> None:
+    assert scan(list(folders), db_path).added == 5
+    w = quiet_window(qtbot, db_path, tmp_path, with_playback=True)
+    try:
+        ids = _ids_by_title(db_path)
+        w.playback.enqueue([ids["Keeper 0"], ids["Dropped 0"], ids["Keeper 1"], ids["Dropped 1"]])
+        qtbot.waitUntil(lambda: not w.jobs.is_busy(), timeout=WAIT_MS)
+        with qtbot.waitSignal(w.jobs.folder_removed, timeout=WAIT_MS):
+            w.jobs.remove_folder(_root_id(w.conn, folders[1]), str(folders[1]))
+        assert [i.track_id for i in w.playback.queue.items] == [ids["Keeper 0"], ids["Keeper 1"]]
+        assert w.queue_model.rowCount() == 2
+    finally:
+        w.playback.stop()
+        w.close()
+
+
 def test_cli_scan_remove(db_path: Path, folders: tuple[Path, Path],
                          capsys: pytest.CaptureFixture[str]) -> None:
     keep, drop = folders

@@ -10,12 +10,13 @@ from ui.app import apply_look, make_collaborators, make_settings
 from ui.main_window import MainWindow
 
 
-def quiet_window(qtbot, db_path: Path, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
-    """Open and show the window over db_path: no playback, no analysis, taste or mixes
-    jobs to wait for. The caller closes it."""
+def quiet_window(qtbot, db_path: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                 with_playback: bool = False) -> MainWindow:
+    """Open and show the window over db_path: no analysis, taste or mixes jobs to wait
+    for, and no playback unless asked. The caller closes it."""
     apply_look(QApplication.instance())
     collab = make_collaborators(db_path, make_settings(tmp_path / "window.ini"),
-                                with_playback=False)
+                                with_playback=with_playback)
     collab.analyze = None
     w = MainWindow(collab)
     qtbot.addWidget(w)

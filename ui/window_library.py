@@ -10,12 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from player import browse, playlists
+from player.library import missing_tracks
 from ui.views.library_jobs import LibraryJobs
 from ui.views.pages import AlbumsPage, HistoryPage, SongsPage
 from ui.views.sidebar import Sidebar, confirm_remove_folder
@@ -31,6 +32,7 @@ class LibraryFolders:
     # The window's parts this uses (built by MainWindow).
     c: Collaborators
     conn: sqlite3.Connection
+    playback: Any  # player.playback.PlaybackEngine, or None
     settings: QSettings
     sidebar: Sidebar
     jobs: LibraryJobs
@@ -88,8 +90,20 @@ class LibraryFolders:
             self.run_search()  # results are a fixed list: ask again without the folder
         elif view == "playlist":
             self.show_view(str(self.settings.value("window/view", "songs")))
+        self._drop_removed_from_queue()
         self.refresh_library(force=True)
         self.refresh_foryou()
+
+    def _drop_removed_from_queue(self) -> None:
+        """Take the tracks that left the library out of the queue (the playing one ends first)."""
+        if self.playback is None:
+            return
+        items = self.playback.queue.items
+        gone = missing_tracks(self.conn, (item.track_id for item in items))
+        current = self.playback.queue.current
+        drop = [n for n, item in enumerate(items) if item.track_id in gone and n != current]
+        if drop:
+            self.playback.remove(drop)
 
     def try_demo(self) -> None:
         """Generate the demo library and add it."""
