@@ -11,7 +11,7 @@ import numpy as np
 
 from player.models import Track, TrackId
 from recommender.collaborative import CoListening
-from recommender.similarity import DUPLICATE_AUDIO_SIM, ContentSimilarity, normalise_text
+from recommender.similarity import ContentSimilarity, normalise_text
 from recommender.source import (
     DESCRIPTOR_NAMES,
     LESS_LIKE_THIS,
@@ -246,8 +246,7 @@ def _drop_duplicates(sim: ContentSimilarity, rows: list[int], of: int) -> list[i
         for i in np.flatnonzero(sim.dup_hash_[idx] == sim.dup_hash_[of]):
             same[i] = sim.dup_keys_[rows[i]] == key
     if sim.has_audio_[of]:
-        close = (sim.audio_[idx] @ sim.audio_[of]) >= DUPLICATE_AUDIO_SIM
-        same |= close & sim.has_audio_[idx]
+        same |= sim.sounds_the_same(idx, of)
     return [r for r, dup in zip(rows, same, strict=True) if not dup]
 
 

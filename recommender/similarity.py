@@ -147,8 +147,11 @@ class ContentSimilarity:
             self.metric_ = learn(audio, [genre_label(by_id.get(int(i))) for i in features.ids])
         if self.metric_ is not None:
             audio = self.metric_.apply(audio)
-        # The factor on the unsupervised block, to read its standardised values back.
+        # The factor on the unsupervised block, to read its standardised values back, and
+        # its width: duplicates are told by that block alone (same-genre tracks are close in
+        # the learned directions without being the same recording).
         self.block_share_ = float(np.sqrt(1.0 - LEARNED_SHARE)) if self.metric_ else 1.0
+        self.plain_dims_ = audio.shape[1] - (self.metric_.projection.shape[1] if self.metric_ else 0)
         self.audio_ = audio
         self.row_norm_ = np.zeros(n, np.float32)
         self.row_norm_[rows] = norms
@@ -344,8 +347,14 @@ class ContentSimilarity:
         if key and key == self.dup_keys_[b]:
             return True
         if self.has_audio_[a] and self.has_audio_[b]:
-            return float(self.audio_[a] @ self.audio_[b]) >= DUPLICATE_AUDIO_SIM
+            return bool(self.sounds_the_same(np.array([a]), b)[0])
         return False
+
+    def sounds_the_same(self, rows: np.ndarray, of: int) -> np.ndarray:
+        """Return, for each of rows, whether its audio is near-identical to row of's."""
+        p = self.plain_dims_
+        cos = (self.audio_[rows, :p] @ self.audio_[of, :p]) / np.float32(self.block_share_**2)
+        return (cos >= DUPLICATE_AUDIO_SIM) & self.has_audio_[rows] & self.has_audio_[of]
 
     def group_similarity(self, a: int, b: int) -> dict[str, float]:
         """Return how alike rows a and b are within each audio group (both analysed).

@@ -100,3 +100,17 @@ def test_model_status_says_whether_the_sound_space_is_learned(
     assert space["heldout_precision_after"] > space["heldout_precision_before"]
     assert run(["model", "status"]) == 0
     assert "Sound space: learned from the genre tags" in capsys.readouterr().out
+
+
+def test_duplicates_are_told_by_the_sound_not_the_learned_genre(db_path: Path) -> None:
+    conn, ids, truth, _ = _library(db_path, genres_follow_sound=True)
+    vector = conn.execute("SELECT vector FROM features WHERE track_id = ?", (ids[0],)).fetchone()[0]
+    copy = add_tracks(conn, [{"title": "a re-encode", "genres": [], "path": "/music/copy.flac"}])[0]
+    add_features(conn, {copy: np.frombuffer(vector, np.float32)})
+    sim = _engine(conn, True).snapshot().sim
+    assert sim.metric_ is not None
+    a, b, c = sim.rows_of([ids[0], ids[1], copy])
+    assert truth[ids[0]] == truth[ids[1]]
+    # close in the learned directions (same genre), not the same recording
+    assert not sim.is_duplicate(a, b)
+    assert sim.is_duplicate(a, c)
