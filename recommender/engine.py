@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -98,7 +97,7 @@ class Engine:
                         snap.log = PlayLog.concat(snap.log, new)
                     else:  # older plays changed (e.g. imports matched): redo the history
                         snap.log = self.source.play_log()
-                        snap.cf = _clone(self._cf_template).fit(snap.log, now=time.time())
+                        snap.cf = _clone(self._cf_template).fit(snap.log)
                     snap.refresh_history()
                 if rev.feedback != old.feedback:
                     snap.likes = dict(self.source.likes())
@@ -117,7 +116,10 @@ class Engine:
         features = src.feature_matrix(self.features_version)
         sim = _clone(self._similarity_template).fit(src.tracks(), features)
         log = src.play_log()
-        cf = _clone(self._cf_template).fit(log, now=time.time())
+        # Recency is measured back from the latest play, not the clock: the same history
+        # gives the same model whenever it is fitted (a uniform shift of the clock scales
+        # every weight alike, but shrinkage and ties would still see it).
+        cf = _clone(self._cf_template).fit(log)
         self.rebuilds += 1
         return Snapshot(sim=sim, cf=cf, log=log, likes=dict(src.likes()), bans=src.bans(),
                         feedback=list(src.feedback()), moods=dict(src.moods()),
