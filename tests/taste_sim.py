@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,8 +68,6 @@ def make_library(n_tracks: int = 300, seed: int = 0, names: tuple[str, ...] | No
     names = names or default_names
     lib = SimLibrary(names=names, version=v if version is None else version)
     rng = np.random.default_rng(seed)
-    d = len(names)
-    centres = {s: rng.normal(0, 1, d) for s in STYLES}
     cols = {k: _index(names, *keys) for k, keys in (("tempo", ("tempo",)),
                                                     ("bright", ("brightness", "centroid")),
                                                     ("energy", ("energy", "rms")))}
@@ -76,12 +75,19 @@ def make_library(n_tracks: int = 300, seed: int = 0, names: tuple[str, ...] | No
         for a in range(4):
             lib.artist_taste[f"{s.title()} Artist {a}"] = float(rng.normal(0, 0.7))
     style_names = list(STYLES)
-    for i in range(1, n_tracks + 1):
-        tid = TrackId(i)
-        s = style_names[int(rng.integers(len(style_names)))]
+    tids = [TrackId(i) for i in range(1, n_tracks + 1)]
+    styles = [style_names[int(rng.integers(len(style_names)))] for _ in tids]
+    # Each column draws from its own stream, keyed by its name: a layout that gains or loses
+    # columns leaves the others' values, and the listener simulated on them, as they were.
+    vecs = np.empty((n_tracks, len(names)))
+    for j, name in enumerate(names):
+        col_rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        centre = dict(zip(STYLES, col_rng.normal(0, 1, len(STYLES)), strict=True))
+        vecs[:, j] = [centre[s] for s in styles] + col_rng.normal(0, spread, n_tracks)
+    for i, (tid, s) in enumerate(zip(tids, styles, strict=True)):
         genre, mood, *means = STYLES[s]
         lat = np.array(means, float) + rng.normal(0, 0.45, 3)
-        vec = centres[s] + rng.normal(0, spread, d)
+        vec = vecs[i]
         for j, key in enumerate(("tempo", "bright", "energy")):
             col = cols[key]
             if col is not None:
@@ -89,7 +95,7 @@ def make_library(n_tracks: int = 300, seed: int = 0, names: tuple[str, ...] | No
         if cols["tempo"] is not None:
             vec[cols["tempo"]] = 120 + 30 * vec[cols["tempo"]]  # in BPM, as analysed
         artist = f"{s.title()} Artist {int(rng.integers(4))}"
-        lib.tracks[tid] = Track(id=tid, path=f"/music/{s}/{i}.flac", title=f"{s} {i}",
+        lib.tracks[tid] = Track(id=tid, path=f"/music/{s}/{int(tid)}.flac", title=f"{s} {int(tid)}",
                                 artist=artist, artists=(artist,), genres=(genre,),
                                 duration_s=float(rng.uniform(150, 300)))
         lib.features[tid] = vec.astype(np.float32)
@@ -138,6 +144,7 @@ def simulate_plays(lib: SimLibrary, n_plays: int, seed: int = 1, start: float = 
                 at += heard + 1
                 prev = tid
                 if len(plays) >= n_plays:
-                    return plays
+                    return sorted(plays, key=lambda p: p.started_at)
         day += 1
-    return plays
+    # A day's sessions are drawn at random hours, not in order: sort them into time order.
+    return sorted(plays, key=lambda p: p.started_at)

@@ -109,7 +109,8 @@ def test_model_that_does_not_beat_the_baseline_does_not_count(lib: SimLibrary) -
             p, end_reason=END_FINISHED if finish else END_SKIPPED, started_at=p.started_at + i))
     model = TasteModel(lib.version, lib.names).fit(_data(lib, plays))
     check = model.check()
-    assert check["baseline"] == "artist finish rate"
+    # the artist finish rate knows it all; the logistic regression on hashed artists may too
+    assert check["baseline"] in ("artist finish rate", "logistic regression")
     assert not check["counts"]
     assert not model.counts_
 
