@@ -52,7 +52,7 @@ import scipy.ndimage
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 """Bumped whenever extraction changes: stored vectors of another version are redone."""
 
 N_FFT = 2048
@@ -65,6 +65,7 @@ KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
+IOI_RANGE_S = (0.05, 3.0)  # inter-onset intervals counted: a 32nd note to a long pause
 _SEMITONES = np.arange(36, 97, dtype=np.float64)  # MIDI notes C2..C7: the texture's pitch grid
 
 _GROUP_COLUMNS: dict[str, list[str]] = {
@@ -85,7 +86,10 @@ _GROUP_COLUMNS: dict[str, list[str]] = {
         + [f"interval_{k}" for k in range(1, 7)]
     ),
     "rhythm": ["tempo_bpm", "tempo_confidence", "onset_rate_hz", "beat_regularity",
-               "danceability"],
+               "danceability"]
+    # how long the notes are: the share of gaps between onsets in each of IOI_BINS bands
+    # (log-spaced, 50 ms to 3 s), how much they vary and their typical length
+    + [f"ioi_share_{i}" for i in range(8)] + ["ioi_variation", "ioi_log_mean_s"],
     # How many notes sound at once and how fast they move: it tells a chorale from a
     # fiddle tune whatever instruments play them.
     "texture": ["voices_mean", "voices_std", "chroma_entropy_mean", "chroma_entropy_std",
@@ -314,12 +318,28 @@ def _rhythm(out: dict[str, float], log_mel: np.ndarray, sr: int) -> None:
     tempo, confidence = estimate_tempo(onset_env, frames_per_s)
     out["tempo_bpm"] = tempo
     out["tempo_confidence"] = confidence
-    out["onset_rate_hz"] = float(len(_onset_peaks(onset_env, frames_per_s)) / max(duration_s, 1e-9))
+    onsets = _onset_peaks(onset_env, frames_per_s)
+    out["onset_rate_hz"] = float(len(onsets) / max(duration_s, 1e-9))
+    _note_lengths(out, onsets, frames_per_s)
     if tempo <= 0:  # no periodicity at all: no beats to track
         out["beat_regularity"] = 0.0
         return
     beats = beat_grid(onset_env, 60.0 * frames_per_s / tempo)
     out["beat_regularity"] = _beat_regularity(onset_env, beats)
+
+
+def _note_lengths(out: dict[str, float], onsets: np.ndarray, frames_per_s: float) -> None:
+    """The distribution of inter-onset intervals: long chorale notes, running fiddle notes."""
+    ioi = np.diff(onsets) / frames_per_s
+    ioi = ioi[(ioi >= IOI_RANGE_S[0]) & (ioi < IOI_RANGE_S[1])]
+    shares = np.zeros(8)
+    if ioi.size:
+        edges = np.geomspace(IOI_RANGE_S[0], IOI_RANGE_S[1], 9)
+        shares = np.histogram(ioi, bins=edges)[0] / ioi.size
+    for i, share in enumerate(shares):
+        out[f"ioi_share_{i}"] = float(share)
+    out["ioi_variation"] = float(ioi.std() / ioi.mean()) if ioi.size else 0.0
+    out["ioi_log_mean_s"] = float(np.log(ioi.mean())) if ioi.size else 0.0
 
 
 def _onset_peaks(onset_env: np.ndarray, frames_per_s: float) -> np.ndarray:

@@ -123,6 +123,19 @@ def test_texture_counts_voices_and_hears_the_triad() -> None:
         assert quiet[name] == pytest.approx(three[name], rel=0.05, abs=0.01)
 
 
+@pytest.mark.parametrize("bpm", [60, 120, 200])
+def test_note_lengths_of_a_click_track(bpm: int) -> None:
+    f = extract(clicks(bpm, 20), SR_HZ)
+    period = 60.0 / bpm
+    assert f["ioi_log_mean_s"] == pytest.approx(np.log(period), abs=0.05)
+    assert f["ioi_variation"] < 0.05  # a metronome: every gap the same
+    edges = np.geomspace(0.05, 3.0, 9)
+    band = int(np.searchsorted(edges, period, side="right")) - 1
+    assert f[f"ioi_share_{band}"] > 0.9
+    shares = [f[f"ioi_share_{i}"] for i in range(8)]
+    assert sum(shares) == pytest.approx(1.0)
+
+
 def test_clicks_are_less_acoustic_than_chords() -> None:
     percussive = extract(clicks(120, 20), SR_HZ).descriptors.acousticness
     harmonic = extract(np.concatenate([chord(C_MAJOR, 2.0)] * 10), SR_HZ).descriptors.acousticness
@@ -161,22 +174,22 @@ def test_same_audio_in_every_format_gives_nearly_the_same_vector(tmp_path: Path)
 
 
 @pytest.mark.parametrize("fmt", ["flac", "m4a"])
-def test_decode_reads_three_windows_spread_over_the_track(tmp_path: Path, fmt: str) -> None:
-    # 100 s at 220 Hz, except 10 s of 880 Hz around 20, 50 and 80 s: exactly the three
-    # windows (15-25, 45-55 and 75-85 s) must be decoded, and nothing in between.
+def test_decode_reads_five_windows_spread_over_the_track(tmp_path: Path, fmt: str) -> None:
+    # 100 s at 220 Hz, except 6 s of 880 Hz around 10, 30, 50, 70 and 90 s: exactly the
+    # five windows (7-13, 27-33, 47-53, 67-73 and 87-93 s) must be decoded, nothing between.
     signal = tone(220, 100)
-    for centre_s in (20, 50, 80):
-        a, b = (centre_s - 5) * SR_HZ, (centre_s + 5) * SR_HZ
-        signal[a:b] = tone(880, 10)
+    for centre_s in (10, 30, 50, 70, 90):
+        a, b = (centre_s - 3) * SR_HZ, (centre_s + 3) * SR_HZ
+        signal[a:b] = tone(880, 6)
     path = write_audio(tmp_path / f"long.{fmt}", signal)
     excerpt = decode(str(path), 100.0)
-    assert excerpt.start_s == pytest.approx(15.0)
+    assert excerpt.start_s == pytest.approx(7.0)
     assert len(excerpt.signal) == pytest.approx(EXCERPT_S * SR_HZ, rel=0.01)
     spectrum = np.abs(np.fft.rfft(excerpt.signal))
     freqs = np.fft.rfftfreq(len(excerpt.signal), 1 / SR_HZ)
     energy_880 = spectrum[(freqs > 850) & (freqs < 910)].sum()
     energy_220 = spectrum[(freqs > 200) & (freqs < 240)].sum()
-    assert energy_880 > 10 * energy_220  # all three windows, and only them
+    assert energy_880 > 10 * energy_220  # all five windows, and only them
 
 
 def test_decode_without_a_known_length_probes_it(tmp_path: Path) -> None:
