@@ -205,11 +205,7 @@ def logmel_baseline(paths: list[Path]) -> np.ndarray:
 
 def precision_at_k_cosine(vectors: np.ndarray, labels: list[str], k: int = 10) -> float:
     """Return the mean share of same-label tracks among each track's k cosine neighbours."""
-    x = vectors - vectors.mean(axis=0)
-    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-9
-    sims = x @ x.T
-    np.fill_diagonal(sims, -np.inf)
-    return _precision_from_scores(sims, labels, k)
+    return _precision_from_scores(_cosine(vectors), labels, k)
 
 
 def _precision_from_scores(scores: np.ndarray, labels: list[str], k: int) -> float:
@@ -244,6 +240,7 @@ def _subset_precision(scores: np.ndarray, labels: list[str], rows: list[int], k:
 
 
 def _cosine(vectors: np.ndarray) -> np.ndarray:
+    """Return the centred cosine of every pair of rows, -inf on the diagonal."""
     x = vectors - vectors.mean(axis=0)
     x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-9
     sims = x @ x.T

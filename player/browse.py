@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from player import feedback
 from player.models import TrackId
 
 # Sort keys the song table offers: key -> SQL expression (tracks t, track_stats s,
@@ -425,8 +426,8 @@ def track_detail(conn: sqlite3.Connection, track_id: TrackId) -> TrackDetail | N
             strict=True,
         ))
     detail.stats["liked"] = is_liked(conn, track_id)
-    stars = conn.execute("SELECT stars FROM ratings WHERE track_id = ?", (int(track_id),)).fetchone()
-    detail.stats["rating"] = "★" * int(stars[0]) if stars else "not rated"
+    stars = feedback.rating(conn, track_id)
+    detail.stats["rating"] = "★" * stars if stars else "not rated"
     return detail
 
 

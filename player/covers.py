@@ -21,8 +21,6 @@ from PIL import Image
 MAX_COVER_BYTES = 16 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # about 6300 x 6300; larger is a bomb or a scan of a poster
 THUMB_PX = 256
-FOLDER_NAMES = (b"cover", b"folder", b"front", b"albumart", b"album")
-FOLDER_EXTS = (b".jpg", b".jpeg", b".png", b".webp")
 
 _EXT_BY_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp"}
 _MIME_BY_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
@@ -105,20 +103,6 @@ def _write_thumbnail(image: Image.Image, thumb: Path) -> None:
     buf = io.BytesIO()
     small.save(buf, format="JPEG", quality=85)
     _write_atomic(thumb, buf.getvalue())
-
-
-def find_folder_cover(names: list[bytes]) -> bytes | None:
-    """Return the best cover image among a folder's file names (cover.jpg first)."""
-    best: tuple[int, int, bytes] | None = None
-    for name in names:
-        lower = name.lower()
-        stem, dot, ext = lower.rpartition(b".")
-        if not dot or b"." + ext not in FOLDER_EXTS or stem not in FOLDER_NAMES:
-            continue
-        rank = (FOLDER_NAMES.index(stem), FOLDER_EXTS.index(b"." + ext), name)
-        if best is None or rank < best:
-            best = rank
-    return best[2] if best else None
 
 
 def store_folder_cover(path: bytes, covers_dir: Path) -> CoverInfo | None:

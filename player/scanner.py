@@ -25,6 +25,12 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
+from player.cover_files import (
+    IMAGE_EXTENSIONS,
+    drop_unused_covers,
+    folder_cover,
+    store_folder_covers,
+)
 from player.db import connect, transaction
 from player.library import add_root, display_path, root_key
 from player.paths import covers_dir
@@ -37,7 +43,6 @@ AUDIO_EXTENSIONS = frozenset(
     b"mp3 mp2 flac ogg oga opus m4a m4b mp4 aac alac wav wave aif aiff aifc wma asf "
     b"ape wv mpc spx".split()
 )
-_IMAGE_EXTENSIONS = frozenset(b"jpg jpeg png webp".split())  # player.covers.FOLDER_EXTS
 BATCH_FILES = 5000  # rows per transaction (a kill loses at most this many reads)
 BATCH_SECONDS = 3.0
 TWO_WORKERS_FROM = 400  # files to read before a second reader process pays off
@@ -187,9 +192,10 @@ def scan(
                 report.cancelled = True
             else:
                 report.removed = _remove_disappeared(conn, walk, known, disappeared)
-                _store_folder_covers(conn, walk)
+                if walk.covers_changed or walk.adopt_covers:
+                    store_folder_covers(conn, walk.covers_changed)
                 if report.updated or report.removed or report.moved:
-                    _drop_unused_covers(conn, covers_dir(Path(db_path)))
+                    drop_unused_covers(conn, covers_dir(Path(db_path)))
                 if report.added or report.updated or report.moved:
                     # imported listens kept unmatched may now have their track (imported
                     # here: the history formats cost 60 ms the window's start-up skips)
@@ -273,7 +279,7 @@ def _walk_root(
                 continue
             ext = name[dot + 1 :].lower()
             if ext not in AUDIO_EXTENSIONS:
-                if ext in _IMAGE_EXTENSIONS:
+                if ext in IMAGE_EXTENSIONS:
                     images.append(name)  # a cover.jpg candidate
                 continue
             path = entry.path
@@ -301,7 +307,7 @@ def _walk_root(
             changed_here.append(_Todo(path, size, mtime, root_id, None))
         if not changed_here and not unchanged_here:
             continue
-        cover = _folder_cover(folder, images)
+        cover = folder_cover(folder, images)
         if cover != walk.covers_known.get(folder):
             walk.covers_changed[folder] = cover
             if not walk.adopt_covers:
@@ -317,51 +323,6 @@ def _walk_root(
     walk.unchanged += unchanged
     report.unchanged += unchanged
     return True
-
-
-def _store_folder_covers(conn: sqlite3.Connection, walk: _Walk) -> None:
-    """Record the cover files of the folders whose tracks took them in this scan."""
-    if not walk.covers_changed and not walk.adopt_covers:
-        return
-    with transaction(conn) as c:
-        c.executemany("DELETE FROM folder_covers WHERE folder_bytes = ?",
-                      [(f,) for f, cover in walk.covers_changed.items() if cover is None])
-        c.executemany(
-            "INSERT OR REPLACE INTO folder_covers (folder_bytes, name, size, mtime_ns) "
-            "VALUES (?, ?, ?, ?)",
-            [(f, *cover) for f, cover in walk.covers_changed.items() if cover is not None])
-        c.execute("DELETE FROM state WHERE key = 'folder_covers_adopt'")
-
-
-def _drop_unused_covers(conn: sqlite3.Connection, folder: Path) -> None:
-    """Forget the cover images no track shows any more, and delete their files."""
-    with transaction(conn) as c:
-        unused = c.execute(
-            "SELECT hash, image_path, thumb_path FROM covers WHERE hash NOT IN "
-            "(SELECT cover_hash FROM tracks WHERE cover_hash IS NOT NULL)").fetchall()
-        c.executemany("DELETE FROM covers WHERE hash = ?", [(h,) for h, _i, _t in unused])
-    root = folder.resolve()
-    for _hash, *files in unused:  # after the commit: a crash leaves a file, never a dead row
-        for name in files:
-            path = Path(name) if name else None
-            if path is not None and path.resolve().is_relative_to(root):
-                path.unlink(missing_ok=True)
-
-
-def _folder_cover(folder: bytes, images: list[bytes]) -> tuple[bytes, int, int] | None:
-    """Return the folder's cover file as (name, size, mtime_ns), None when it has none."""
-    if not images:
-        return None
-    from player.covers import find_folder_cover
-
-    found = find_folder_cover(images)
-    if found is None:
-        return None
-    try:
-        st = os.stat(folder + b"/" + found)
-    except OSError:
-        return None
-    return (found, st.st_size, st.st_mtime_ns)
 
 
 def _under(path: bytes, prefixes: Sequence[bytes]) -> bool:

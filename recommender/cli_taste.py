@@ -18,8 +18,8 @@ from player.db import connect
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender import autotag
-from recommender.engine import Engine
 from recommender.metric import MIN_GENRES, MIN_PER_GENRE
+from recommender.similarity import ContentSimilarity
 from recommender.taste import (
     MIN_PLAYS,
     TasteModel,
@@ -103,7 +103,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _sound_space(conn: sqlite3.Connection, version: int) -> dict[str, Any]:
     """Return whether Play similar's sound space is learned from the genre tags, and why."""
-    metric = Engine(SqliteLibrarySource(conn), version).snapshot().sim.metric_
+    source = SqliteLibrarySource(conn)  # the content index alone: no history to fit
+    metric = ContentSimilarity().fit(source.tracks(), source.feature_matrix(version)).metric_
     if metric is None:
         return {"learned": False}
     return {"learned": True, "genres": list(metric.genres), "tracks": metric.tracks,

@@ -17,15 +17,12 @@ follow the sound keeps the unsupervised space.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-
-from player.models import Track
 
 MIN_PER_GENRE = 8
 """Analysed tracks a genre needs before it teaches the space anything."""
@@ -55,17 +52,6 @@ class LearnedMetric:
     def apply(self, emb: np.ndarray) -> np.ndarray:
         """Return unit rows: emb (unit rows) and its learned projection, side by side."""
         return combine(emb, self.mean, self.projection)
-
-
-def genre_label(track: Track | None) -> str:
-    """Return the track's first genre, case-folded ("" when untagged)."""
-    if track is None:
-        return ""
-    for g in track.genres:
-        for part in re.split(r"[;/,]", g):
-            if part := " ".join(part.casefold().split()):
-                return part
-    return ""
 
 
 def combine(emb: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:

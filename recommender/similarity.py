@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from player.models import Track
-from recommender.metric import LEARNED_SHARE, LearnedMetric, genre_label, learn
+from recommender.metric import LEARNED_SHARE, LearnedMetric, learn
 from recommender.source import DESCRIPTOR_NAMES, FeatureMatrix
 
 GROUP_NAMES = ("timbre", "harmony", "rhythm", "texture", "loudness")
@@ -82,13 +82,24 @@ def album_key(track: Track) -> str:
     return normalise_text(track.albumartist or track.artist) + "\x1f" + normalise_text(track.album)
 
 
+def genre_names(track: Track) -> list[str]:
+    """Return a track's genres, normalised, "Rock; Pop" and "Rock/Pop" split alike."""
+    return [norm for g in track.genres for part in re.split(r"[;/,]", g)
+            if (norm := normalise_text(part))]
+
+
+def genre_label(track: Track | None) -> str:
+    """Return the track's first genre, normalised ("" when untagged): its class for the
+    sound space learned from the tags (recommender.metric)."""
+    names = genre_names(track) if track is not None else []
+    return names[0] if names else ""
+
+
 def metadata_tokens(track: Track) -> dict[str, float]:
     """Return the weighted metadata tokens of a track (empty when untagged)."""
     tokens: dict[str, float] = {}
-    for g in track.genres:
-        for part in re.split(r"[;/,]", g):
-            if norm := normalise_text(part):
-                tokens[f"genre:{norm}"] = FIELD_WEIGHTS["genre"]
+    for norm in genre_names(track):
+        tokens[f"genre:{norm}"] = FIELD_WEIGHTS["genre"]
     names = track.artists or ((track.artist,) if track.artist else ())
     for a in names:
         for part in a.split(";"):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from player.covers import MAX_COVER_BYTES, THUMB_PX, find_folder_cover, store_cover
+from player.cover_files import find_folder_cover
+from player.covers import MAX_COVER_BYTES, THUMB_PX, store_cover
 from tests.media import jpeg_bytes
 
 
