@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("library", help="list every track")
     p.add_argument("--json", action="store_true", help="print a JSON list of tracks")
+    p.add_argument("--all", action="store_true",
+                   help="also list the tracks of unmounted or removed folders (missing: 1)")
     add_db_option(p)
     p.set_defaults(func=_library)
 
@@ -134,7 +136,7 @@ def _print_report(report: ScanReport) -> None:
 def _library(args: argparse.Namespace) -> int:
     conn = open_db(args)
     try:
-        rows = track_rows(conn)
+        rows = [r for r in track_rows(conn) if args.all or not r["missing"]]
     finally:
         conn.close()
     if args.json:
@@ -143,7 +145,8 @@ def _library(args: argparse.Namespace) -> int:
     for row in rows:
         who = row["artist"] or "Unknown artist"
         length = format_duration(row["duration_s"]) if row["duration_s"] else "?"
-        print(f"{row['id']:>6}  {who} - {row['title']}  [{row['album'] or ''}]  {length}")
+        away = "  (not available: its folder is unmounted or removed)" if row["missing"] else ""
+        print(f"{row['id']:>6}  {who} - {row['title']}  [{row['album'] or ''}]  {length}{away}")
     return 0
 
 

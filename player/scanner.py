@@ -391,6 +391,18 @@ def _meta_key(size: int, duration: float | None, title: str | None, artist: str 
     return (size, round(duration or 0.0, 2), title, artist, album)
 
 
+def _moved_away_from_removed_folders(conn: sqlite3.Connection) -> list[int]:
+    """Return the tracks of removed library folders whose files are gone from disk.
+
+    They may have been moved into a folder that is still in the library: matched like any
+    disappeared track, they keep their plays, likes and features. A file still at its old
+    place was copied, not moved, and stays with its removed folder.
+    """
+    return [int(tid) for tid, pb in conn.execute(
+        "SELECT id, path_bytes FROM tracks WHERE root_id IS NULL")
+        if not os.path.lexists(bytes(pb))]
+
+
 def _disappeared(walk: _Walk, present: list[tuple[int, bytes]], known: _Known) -> list[int]:
     present_ids = {rid for rid, _root in present}
     return [
@@ -411,7 +423,7 @@ def _read_and_store(conn: sqlite3.Connection, db_path: Path, walk: _Walk, disapp
         return
     progress(0, total)
     todo.sort(key=lambda t: t.path)  # folder by folder: friendlier to disks and caches
-    pool = _MovePool(conn, disappeared)
+    pool = _MovePool(conn, disappeared + _moved_away_from_removed_folders(conn))
     if workers is None:
         workers = 2 if total >= TWO_WORKERS_FROM and (os.cpu_count() or 1) >= 2 else 1
     writer = _BatchWriter(conn, known, pool, report)

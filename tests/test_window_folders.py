@@ -3,6 +3,8 @@ CLI. Its tracks leave the views, search and recommendations; the history stays."
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,6 +209,33 @@ def test_a_removed_folder_added_again_comes_back_with_its_history(
     conn.close()
 
 
+def test_a_file_moved_from_a_removed_folder_into_the_library_keeps_its_history(
+        db_path: Path, folders: tuple[Path, Path]) -> None:
+    keep, drop = folders
+    scan(list(folders), db_path)
+    ids = _ids_by_title(db_path)
+    conn = connect(db_path)
+    record_play(conn, Play(track_id=ids["Dropped 0"], started_at=time.time(), heard_ms=500,
+                           fraction=1.0))
+    remove_root(conn, _root_id(conn, drop))
+    conn.close()
+    moved = keep / "from drop.ogg"
+    (drop / "sub" / "d0.ogg").rename(moved)  # moved into the library
+    shutil.copyfile(drop / "sub" / "d1.ogg", keep / "copy of d1.ogg")  # copied: d1 stays
+    report = scan(None, db_path)
+    assert (report.moved, report.added, report.removed) == (1, 1, 0)
+    after = _ids_by_title(db_path)
+    conn = connect(db_path)
+    row = browse.row(conn, ids["Dropped 0"])
+    assert row is not None and row.path == str(moved) and row.play_count == 1
+    assert browse.track_count(conn) == 5  # three keepers, the moved file and the copy
+    # the copied file is a new track; the original stays with its removed folder
+    assert ids["Dropped 1"] in browse.track_ids(conn, browse.TrackFilter(include_missing=True))
+    assert ids["Dropped 1"] not in browse.track_ids(conn, browse.TrackFilter())
+    conn.close()
+    assert after["Dropped 0"] == ids["Dropped 0"]
+
+
 def test_removing_an_inner_folder_keeps_tracks_the_outer_folder_holds(
         db_path: Path, folders: tuple[Path, Path]) -> None:
     keep, drop = folders
@@ -250,3 +279,10 @@ def test_cli_scan_remove(db_path: Path, folders: tuple[Path, Path],
     conn = connect(db_path)
     assert [r.path for r in list_roots(conn)] == [str(keep)]
     conn.close()
+    # the library listing shows what is in the library; --all adds the removed tracks
+    assert cli_main(["library", "--json"]) == 0
+    assert sorted(t["title"] for t in json.loads(capsys.readouterr().out)) == [
+        "Keeper 0", "Keeper 1", "Keeper 2"]
+    assert cli_main(["library", "--all"]) == 0
+    away = [line for line in capsys.readouterr().out.splitlines() if "not available" in line]
+    assert len(away) == 2 and all("Dee - Dropped" in line for line in away)
