@@ -294,8 +294,25 @@ def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3, rank_
     while left:
         keys = snap.sim.artist_keys_
         recent = {keys[r] for r in out[-(artist_gap - 1):]} - {""}
-        spaced = [r for r in left if keys[r] not in recent] or left
+        spaced = [r for r in left if keys[r] not in recent]
+        if not spaced:
+            # Cornered: every track left shares an artist with the last ones. The best of
+            # them goes back to the latest place where it clashes with nobody, if any.
+            best = min(left, key=lambda r: rank[r])
+            out.insert(_free_slot(out, keys, keys[best], artist_gap), best)
+            left.remove(best)
+            continue
         best = min(spaced, key=lambda r: transition_cost(snap.sim, out[-1], r) + rank_weight * rank[r])
         out.append(best)
         left.remove(best)
     return out
+
+
+def _free_slot(rows: Sequence[int], keys: Sequence[str], key: str, gap: int) -> int:
+    """Return the latest index (after the first) where inserting a track of artist key puts
+    no other track of it within gap tracks; len(rows) when there is none."""
+    for pos in range(len(rows) - 1, 0, -1):
+        near = rows[max(0, pos - gap + 1):pos + gap - 1]
+        if all(keys[r] != key for r in near):
+            return pos
+    return len(rows)

@@ -1,9 +1,9 @@
 """Content similarity: the sound (grouped audio features) blended with the tags.
 
-Audio vectors are standardised per column, then each group (timbre, harmony, rhythm,
-texture, loudness) is scaled so that it carries its weight whatever its number of
-columns, and rows are made unit length: the dot product is then a cosine where no group
-drowns the others. When the library's genre tags teach it something, learned directions
+Audio vectors are standardised per column (as the normal quantiles of their ranks in
+the library), then each group (timbre, harmony, rhythm, texture, loudness) is scaled so
+that it carries its weight whatever its number of columns, and rows are made unit length:
+the dot product is then a cosine where no group drowns the others. When the library's genre tags teach it something, learned directions
 join this sound space (recommender.metric). Metadata (genres, artists, album artist,
 composer, era) is a sparse unit-length bag of tokens. Each pair is compared in the spaces
 both tracks have, so un-analysed tracks are compared by their tags and untagged tracks by
@@ -20,6 +20,7 @@ from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import ndtri
 
 from player.models import Track
 from recommender.metric import LEARNED_SHARE, LearnedMetric, learn
@@ -39,6 +40,44 @@ _VARIOUS = {"various artists", "various", "va"}
 _TEMPO = DESCRIPTOR_NAMES.index("tempo_bpm")
 _KEY = DESCRIPTOR_NAMES.index("key")
 _MODE = DESCRIPTOR_NAMES.index("mode")
+
+
+RANK_KNOTS = 1024  # library rows sampled to rank every track against: a 0.1% resolution
+
+
+def gaussian_ranks(vectors: np.ndarray) -> np.ndarray:
+    """Return each column as the standard normal quantiles of its ranks in the library.
+
+    A column's spread then says where a track stands among the others, not how far its
+    outliers reach: one track with a huge value no longer squeezes the rest together,
+    and skewed or two-valued columns (tempo, mode) weigh like the others. Ties share a
+    rank (the middle of their run) and a constant column is all zeros. The ranks are taken
+    against at most RANK_KNOTS sampled rows, interpolated in between: about 1 s at
+    100,000 tracks. bench/eval_similarity.py: precision@10 0.649 -> 0.667 over z-scores
+    on 287 pieces, 0.657 -> 0.675 on 516.
+    """
+    x = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).T)  # (columns, rows)
+    n = x.shape[1]
+    sample = np.sort(x[:, :: max(1, n // RANK_KNOTS)], axis=1)
+    m = sample.shape[1]
+    out = np.zeros_like(x)
+    for j in range(x.shape[0]):
+        values, first, count = np.unique(sample[j], return_index=True, return_counts=True)
+        if values.size < 2:
+            continue  # a constant column carries no information: zeros
+        cdf = (first + count / 2.0) / m  # the middle of each run of ties
+        out[j] = ndtri(np.clip(np.interp(x[j], values, cdf), 0.5 / m, 1.0 - 0.5 / m))
+    return np.ascontiguousarray(out.T)
+
+
+def z_scores(vectors: np.ndarray) -> np.ndarray:
+    """Return each column minus its mean over its standard deviation (constant: zeros)."""
+    x = np.asarray(vectors, dtype=np.float32)
+    if x.shape[0] == 0:
+        return x
+    std = x.std(axis=0)
+    std[std < 1e-6] = 1.0  # a constant column carries no information; keep it at 0
+    return (x - x.mean(axis=0)) / std
 
 
 def default_groups(dim: int) -> dict[str, tuple[int, ...]]:
@@ -151,18 +190,21 @@ class ContentSimilarity:
         weights = dict(DEFAULT_GROUP_WEIGHTS)
         weights.update(self.group_weights or {})
         self.group_names_ = tuple(groups)
-        audio, self.group_bounds_, norms = self._embed_audio(features.vectors, groups, weights)
+        audio, self.group_bounds_, norms = self._embed_audio(
+            gaussian_ranks(features.vectors), groups, weights)
+        # Whether two tracks are the same recording is a question of their values, not of
+        # their ranks: in a small library, two copies of a track are neighbours in every
+        # column's ranking, yet as far apart as any two neighbours. So duplicates are told
+        # on plain z-scores (float16 is plenty to tell a cosine of 0.995).
+        recording = self._embed_audio(z_scores(features.vectors), groups, weights)[0]
         # The library's genre tags may teach the space which sounds matter (recommender.metric).
         self.metric_: LearnedMetric | None = None
         if self.learn_metric and len(features):
             self.metric_ = learn(audio, [genre_label(by_id.get(int(i))) for i in features.ids])
         if self.metric_ is not None:
             audio = self.metric_.apply(audio)
-        # The factor on the unsupervised block, to read its standardised values back, and
-        # its width: duplicates are told by that block alone (same-genre tracks are close in
-        # the learned directions without being the same recording).
+        # The factor on the unsupervised block, to read its standardised values back.
         self.block_share_ = float(np.sqrt(1.0 - LEARNED_SHARE)) if self.metric_ else 1.0
-        self.plain_dims_ = audio.shape[1] - (self.metric_.projection.shape[1] if self.metric_ else 0)
         self.audio_ = audio
         self.row_norm_ = np.zeros(n, np.float32)
         self.row_norm_[rows] = norms
@@ -171,6 +213,8 @@ class ContentSimilarity:
         full = np.zeros((n, self.audio_.shape[1]), np.float32)
         full[rows] = self.audio_
         self.audio_ = full
+        self.recording_ = np.zeros((n, recording.shape[1]), np.float16)
+        self.recording_[rows] = recording
         self.descriptors_ = np.full((n, len(DESCRIPTOR_NAMES)), np.nan, np.float32)
         if len(features):
             self.descriptors_[rows] = features.descriptors
@@ -195,17 +239,12 @@ class ContentSimilarity:
 
     @staticmethod
     def _embed_audio(
-        vectors: np.ndarray, groups: Mapping[str, Sequence[int]], weights: Mapping[str, float]
+        z: np.ndarray, groups: Mapping[str, Sequence[int]], weights: Mapping[str, float]
     ) -> tuple[np.ndarray, list[tuple[str, int, int, float]], np.ndarray]:
-        """Return unit rows with group blocks side by side, each block's bounds and scale,
-        and the row norms before normalising."""
-        if vectors.shape[0] == 0 or vectors.shape[1] == 0:
-            return np.zeros((vectors.shape[0], 0), np.float32), [], np.zeros(vectors.shape[0], np.float32)
-        x = vectors.astype(np.float32)
-        mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        std[std < 1e-6] = 1.0  # a constant column carries no information; keep it at 0
-        z = (x - mean) / std
+        """Return unit rows with the standardised columns z in group blocks side by side,
+        each block's bounds and scale, and the row norms before normalising."""
+        if z.shape[0] == 0 or z.shape[1] == 0:
+            return np.zeros((z.shape[0], 0), np.float32), [], np.zeros(z.shape[0], np.float32)
         blocks: list[np.ndarray] = []
         spans: list[tuple[str, int, int]] = []
         start = 0
@@ -363,8 +402,7 @@ class ContentSimilarity:
 
     def sounds_the_same(self, rows: np.ndarray, of: int) -> np.ndarray:
         """Return, for each of rows, whether its audio is near-identical to row of's."""
-        p = self.plain_dims_
-        cos = (self.audio_[rows, :p] @ self.audio_[of, :p]) / np.float32(self.block_share_**2)
+        cos = self.recording_[rows].astype(np.float32) @ self.recording_[of].astype(np.float32)
         return (cos >= DUPLICATE_AUDIO_SIM) & self.has_audio_[rows] & self.has_audio_[of]
 
     def group_similarity(self, a: int, b: int) -> dict[str, float]:

@@ -10,7 +10,7 @@ from player.db import connect
 from player.library_source import SqliteLibrarySource
 from recommender.engine import Engine
 from recommender.features import FEATURES_VERSION
-from recommender.similarity import ContentSimilarity, normalise_text
+from recommender.similarity import ContentSimilarity, gaussian_ranks, normalise_text
 from recommender.source import FeatureMatrix
 from tests.reco_helpers import DIM, GROUPS, add_features, add_tracks, standard_library
 
@@ -31,6 +31,26 @@ def test_tracks_built_close_come_out_close(db_path: Path) -> None:
         assert all(style[p.track_id] == style[seed] for p in picks), (seed, picks)
         # Spacing artists may reorder the rest, but the closest track leads.
         assert picks[0].score == max(p.score for p in picks)
+
+
+def test_columns_are_standardised_by_rank() -> None:
+    rng = np.random.default_rng(5)
+    n = 5000
+    x = np.column_stack([
+        rng.lognormal(0, 2, n),  # heavily skewed, with huge outliers
+        rng.integers(0, 2, n).astype(float),  # two values (major/minor)
+        np.full(n, 7.0),  # constant
+    ])
+    x[0, 0] = 1e9  # one absurd value
+    z = gaussian_ranks(x)
+    # the skewed column comes out standard normal whatever its outliers
+    assert abs(z[:, 0].mean()) < 0.02 and abs(z[:, 0].std() - 1) < 0.05
+    assert np.all(np.diff(z[np.argsort(x[:, 0]), 0]) >= 0)  # order kept
+    assert z[0, 0] == z[:, 0].max() < 4  # the outlier is just the last rank
+    # ties share one value: the middle of their run, so the two halves mirror
+    low, high = np.unique(z[:, 1])
+    assert abs(low + high) < 0.05
+    assert np.all(z[:, 2] == 0)  # a constant says nothing
 
 
 def test_sound_alone_finds_neighbours_of_untagged_tracks(db_path: Path) -> None:
