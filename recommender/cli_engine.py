@@ -145,7 +145,7 @@ def cmd_foryou(args: argparse.Namespace) -> int:
         print(f"timbre: {exc}", file=sys.stderr)
         return 2
     _print_picks(engine, picks, args.json)
-    if not args.json and picks and all(p.kind == "start" for p in picks):
+    if not args.json and not args.like and picks and all(p.kind == "start" for p in picks):
         print("(no listening history yet: say what you like with --like genre:NAME, "
               "--like artist:NAME or --like mood:calm)", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ pool by how likely the user is to finish the track now, after what they just hea
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -467,7 +468,9 @@ def cold_start(snap: Snapshot, n: int, groups: list[tuple[str, np.ndarray]]) -> 
             if tier < len(g) and int(g[tier]) not in seen:
                 seen.add(int(g[tier]))
                 ranked.append(int(g[tier]))
-    chosen = select(snap, ranked, n)
+    # A liked genre may be one artist's: let it fill every slot spacing allows (once in
+    # three) rather than a quarter, before tracks that only share a decade come in.
+    chosen = select(snap, ranked, n, artist_cap=max(2, math.ceil(n / 3)))
     picks = []
     matched = [set(rows.tolist()) for _, rows in groups]
     for row in smooth_order(snap, chosen):

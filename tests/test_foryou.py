@@ -156,6 +156,14 @@ def test_cold_start_from_likes(db_path: Path) -> None:
     mixed = engine.for_you(8, likes=["artist:Metal Artist 1", "genre:ambient"], now=NOW)
     assert {style[p.track_id] for p in mixed} <= {2, 3}
     assert any("artist Metal Artist 1" in p.why for p in mixed)
+    # An artist alone in the liked genre fills one slot in three, spaced, before tracks
+    # that only share a little with it.
+    one = add_tracks(conn, [{"title": f"bossa {i}", "artist": "Solo Bossa", "genres": ["bossa nova"],
+                             "album": "Only album", "path": f"/music/bossa{i}.flac"}
+                            for i in range(6)])
+    bossa = [p.track_id for p in _engine(conn).for_you(8, likes=["genre:bossa nova"], now=NOW)]
+    at = [i for i, t in enumerate(bossa) if t in one]
+    assert len(at) == 3 and at[0] == 0 and min(np.diff(at)) >= 3
     with pytest.raises(BadLike, match="genre:NAME"):
         engine.for_you(5, likes=["jazz"])
     # With nothing at all to go on, a varied start that says how to teach it.
