@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,15 +188,23 @@ def test_the_engine_stops_recommending_a_removed_folder(db_path: Path,
     conn.close()
 
 
-def test_a_removed_folder_added_again_comes_back_with_its_history(
-        db_path: Path, folders: tuple[Path, Path]) -> None:
-    keep, drop = folders
+def _play_one_then_remove(db_path: Path, folders: tuple[Path, Path]
+                          ) -> tuple[sqlite3.Connection, dict[str, TrackId], int]:
+    """Scan both folders, play "Dropped 0" once, remove the 'drop' folder; return (an
+    open connection, ids by title, how many tracks left the library)."""
     scan(list(folders), db_path)
     ids = _ids_by_title(db_path)
     conn = connect(db_path)
     record_play(conn, Play(track_id=ids["Dropped 0"], started_at=time.time(), heard_ms=500,
                            fraction=1.0))
-    assert remove_root(conn, _root_id(conn, drop)) == 2
+    return conn, ids, remove_root(conn, _root_id(conn, folders[1]))
+
+
+def test_a_removed_folder_added_again_comes_back_with_its_history(
+        db_path: Path, folders: tuple[Path, Path]) -> None:
+    keep, drop = folders
+    conn, ids, removed = _play_one_then_remove(db_path, folders)
+    assert removed == 2
     assert browse.track_count(conn) == 3
     assert browse.search_ids(conn, "dropped") == []
     conn.close()
@@ -212,12 +221,7 @@ def test_a_removed_folder_added_again_comes_back_with_its_history(
 def test_a_file_moved_from_a_removed_folder_into_the_library_keeps_its_history(
         db_path: Path, folders: tuple[Path, Path]) -> None:
     keep, drop = folders
-    scan(list(folders), db_path)
-    ids = _ids_by_title(db_path)
-    conn = connect(db_path)
-    record_play(conn, Play(track_id=ids["Dropped 0"], started_at=time.time(), heard_ms=500,
-                           fraction=1.0))
-    remove_root(conn, _root_id(conn, drop))
+    conn, ids, _removed = _play_one_then_remove(db_path, folders)
     conn.close()
     moved = keep / "from drop.ogg"
     (drop / "sub" / "d0.ogg").rename(moved)  # moved into the library
