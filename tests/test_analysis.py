@@ -19,7 +19,8 @@ import soundfile as sf
 
 from player.db import connect, transaction
 from player.features_store import analysis_errors, descriptors, feature_vectors, pending_tracks
-from player.models import TrackId
+from player.history import record_play
+from player.models import Play, TrackId
 from player.scanner import scan
 from recommender.analysis import analyze
 from recommender.features import FEATURE_NAMES, FEATURES_VERSION
@@ -195,10 +196,19 @@ def test_version_bump_reanalyses(db_path: Path, tmp_path: Path) -> None:
         conn.executemany("UPDATE features SET version = ?, vector = x'00' WHERE track_id = ?",
                          [(FEATURES_VERSION - 1, tid) for tid in ids[:2]])
     assert sorted(p.track_id for p in pending_tracks(conn, FEATURES_VERSION)) == sorted(ids[:2])
+    # What the listener plays or likes is redone first, the latest played first.
+    with transaction(conn):
+        conn.executemany("UPDATE features SET version = ?, vector = x'00' WHERE track_id = ?",
+                         [(FEATURES_VERSION - 1, tid) for tid in ids[2:]])
+    record_play(conn, Play(track_id=ids[3], started_at=1000.0, heard_ms=9000, fraction=0.9))
+    record_play(conn, Play(track_id=ids[1], started_at=2000.0, heard_ms=9000, fraction=0.9))
+    conn.execute("INSERT INTO likes (track_id, at) VALUES (?, 1)", (ids[2],))
+    assert [p.track_id for p in pending_tracks(conn, FEATURES_VERSION)] == [
+        ids[1], ids[3], ids[2], ids[0]]
 
     report = analyze(db_path, workers=2)
 
-    assert (report.analyzed, report.skipped) == (2, 2)
+    assert (report.analyzed, report.skipped) == (4, 0)
     vectors = feature_vectors(conn, FEATURES_VERSION)
     assert sorted(vectors) == sorted(ids)
     assert all(v.shape == (len(FEATURE_NAMES),) for v in vectors.values())
