@@ -351,9 +351,17 @@ def _reconcile_before_reading(conn: sqlite3.Connection, walk: _Walk,
 
 
 class _MovePool:
-    """Tracks that disappeared in this walk, indexed for matching the new files."""
+    """Tracks that disappeared in this walk, indexed for matching the new files.
+
+    The tracks of removed library folders join them: a file moved or copied from a
+    removed folder into one still in the library takes its plays, likes and features
+    along. Nothing under a removed folder is looked at on disk (it may be a dead network
+    mount); should the folder be added again, a copied file left there is a new track.
+    """
 
     def __init__(self, conn: sqlite3.Connection, ids: list[int]) -> None:
+        ids = ids + [int(r[0]) for r in conn.execute(
+            "SELECT id FROM tracks WHERE root_id IS NULL")]
         self.available: set[int] = set()
         self.by_mbid: dict[str, list[int]] = {}
         self.by_fp: dict[str, list[int]] = {}
@@ -391,18 +399,6 @@ def _meta_key(size: int, duration: float | None, title: str | None, artist: str 
     return (size, round(duration or 0.0, 2), title, artist, album)
 
 
-def _moved_away_from_removed_folders(conn: sqlite3.Connection) -> list[int]:
-    """Return the tracks of removed library folders whose files are gone from disk.
-
-    They may have been moved into a folder that is still in the library: matched like any
-    disappeared track, they keep their plays, likes and features. A file still at its old
-    place was copied, not moved, and stays with its removed folder.
-    """
-    return [int(tid) for tid, pb in conn.execute(
-        "SELECT id, path_bytes FROM tracks WHERE root_id IS NULL")
-        if not os.path.lexists(bytes(pb))]
-
-
 def _disappeared(walk: _Walk, present: list[tuple[int, bytes]], known: _Known) -> list[int]:
     present_ids = {rid for rid, _root in present}
     return [
@@ -423,7 +419,7 @@ def _read_and_store(conn: sqlite3.Connection, db_path: Path, walk: _Walk, disapp
         return
     progress(0, total)
     todo.sort(key=lambda t: t.path)  # folder by folder: friendlier to disks and caches
-    pool = _MovePool(conn, disappeared + _moved_away_from_removed_folders(conn))
+    pool = _MovePool(conn, disappeared)
     if workers is None:
         workers = 2 if total >= TWO_WORKERS_FROM and (os.cpu_count() or 1) >= 2 else 1
     writer = _BatchWriter(conn, known, pool, report)
