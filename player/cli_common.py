@@ -7,6 +7,7 @@ import json
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +23,33 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the library database (default: $TIMBRE_DB, else the XDG data dir)",
     )
+
+
+def positive_int(text: str) -> int:
+    """Parse a count of at least 1 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """Parse a number of seconds above 0 (an argparse type)."""
+    value = float(text)
+    if not value > 0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    """Return an argparse type for a number from low to high."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:  # also rejects nan
+            raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g}, not {text}")
+        return value
+
+    return parse
 
 
 def db_path(args: argparse.Namespace) -> Path:

@@ -9,7 +9,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from player.cli_common import add_db_option, format_duration, open_db, print_json
+from player.cli_common import (
+    add_db_option,
+    format_duration,
+    open_db,
+    positive_int,
+    print_json,
+)
 from player.history import export_listens, iter_history, play_as_dict
 from player.history_import import register_import
 
@@ -42,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _list_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="print a JSON list of play objects")
-    p.add_argument("--limit", type=int, default=argparse.SUPPRESS, metavar="N",
+    p.add_argument("--limit", type=positive_int, default=argparse.SUPPRESS, metavar="N",
                    help="only the newest N plays")
 
 

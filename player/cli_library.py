@@ -13,6 +13,7 @@ from player.cli_common import (
     db_path,
     format_duration,
     open_db,
+    positive_int,
     print_json,
 )
 from player.library import (
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("search", help="find tracks by title, artist, album, genre, composer")
     p.add_argument("query", nargs="+", metavar="QUERY")
-    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--limit", type=positive_int, default=200, metavar="N")
     p.add_argument("--json", action="store_true", help="print the matching tracks as JSON")
     add_db_option(p)
     p.set_defaults(func=_search)

@@ -7,7 +7,14 @@ import sys
 import threading
 from typing import Any
 
-from player.cli_common import TerminalProgress, add_db_option, db_path, print_json
+from player.cli_common import (
+    TerminalProgress,
+    add_db_option,
+    db_path,
+    positive_float,
+    positive_int,
+    print_json,
+)
 from recommender.analysis import TRACK_TIMEOUT_S, AnalysisError, analyze, default_workers
 
 
@@ -20,9 +27,9 @@ def register(subparsers: Any) -> None:
         "features version (resumable: finished tracks are never redone).",
     )
     add_db_option(parser)
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help=f"worker processes (default: all cores, here {default_workers()})")
-    parser.add_argument("--timeout", type=float, default=TRACK_TIMEOUT_S, metavar="SECONDS",
+    parser.add_argument("--timeout", type=positive_float, default=TRACK_TIMEOUT_S, metavar="SECONDS",
                         help="time limit per track; a track taking longer is recorded as "
                         f"failed (default: {TRACK_TIMEOUT_S:g})")
     parser.add_argument("--json", action="store_true",
@@ -55,11 +62,3 @@ def run(args: argparse.Namespace) -> int:
     if len(report.failed) > 20:
         print(f"  ... and {len(report.failed) - 20} more", file=sys.stderr)
     return 0
-
-
-def _positive_int(text: str) -> int:
-    """Parse a count of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value

@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from player import feedback as fb
-from player.cli_common import add_db_option, db_path, open_db, print_json
+from player.cli_common import (
+    add_db_option,
+    db_path,
+    float_between,
+    open_db,
+    positive_int,
+    print_json,
+)
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender.engine import Engine, default_features_version
@@ -28,18 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the recommendation commands to the CLI."""
     p = sub.add_parser("similar", help="tracks similar to one or more tracks (several = a radio)")
     p.add_argument("tracks", nargs="+", metavar="TRACK", help="a track id or file path")
-    p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
+    p.add_argument("-n", type=positive_int, default=20, help="how many tracks (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     add_db_option(p)
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser("foryou", help="the For you queue: favourites, rediscoveries, discoveries")
-    p.add_argument("-n", type=int, default=20, help="how many tracks (default 20)")
+    p.add_argument("-n", type=positive_int, default=20, help="how many tracks (default 20)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--like", action="append", default=[], metavar="FIELD:VALUE",
                    help='what you like, for a start: "genre:jazz", "artist:NAME", "mood:calm" '
                         "(repeatable)")
-    p.add_argument("--adventurous", type=float, default=0.3, metavar="X",
+    p.add_argument("--adventurous", type=float_between(0.0, 1.0), default=0.3, metavar="X",
                    help="0 = familiar favourites .. 1 = mostly new discoveries (default 0.3)")
     add_db_option(p)
     p.set_defaults(func=cmd_foryou)

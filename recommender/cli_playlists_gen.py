@@ -12,7 +12,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-from player.cli_common import add_db_option, open_db, print_json
+from player.cli_common import add_db_option, open_db, positive_int, print_json
 from player.cli_playlists import playlist_subcommands
 from player.db import connect
 from player.library_source import SqliteLibrarySource
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     what.add_argument("--path", nargs=2, metavar=("A", "B"),
                       help="a song path from track A to track B (ids or file paths)")
     what.add_argument("--similar", metavar="TRACK", help="a radio seeded by TRACK")
-    p.add_argument("-n", type=int, default=None,
+    p.add_argument("-n", type=positive_int, default=None,
                    help="how many tracks (default 30; a path counts both ends, default 10)")
     p.add_argument("--name", default=None, help="the playlist's name")
     p.add_argument("--no-save", action="store_true", help="only print it")

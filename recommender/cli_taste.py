@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from player import suggestions_store as store
-from player.cli_common import add_db_option, db_path, open_db, print_json
+from player.cli_common import add_db_option, db_path, float_between, open_db, print_json
 from player.db import connect
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "autotag", help="suggest genre and mood for untagged tracks (files untouched)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--min-confidence", type=float, default=autotag.MIN_CONFIDENCE, metavar="P",
+    p.add_argument("--min-confidence", type=float_between(0.0, 1.0), default=autotag.MIN_CONFIDENCE, metavar="P",
                    help=f"keep suggestions at least this sure (default {autotag.MIN_CONFIDENCE})")
     p.add_argument("--accept", nargs=3, metavar=("TRACK", "FIELD", "VALUE"),
                    help="write one suggestion into the file (the only way a file changes)")

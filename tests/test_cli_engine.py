@@ -91,6 +91,22 @@ def test_foryou_cold_start_and_bad_like(library, capsys) -> None:  # type: ignor
     assert "genre:NAME" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "says"), [
+    (["foryou", "-n", "0"], "-n: must be at least 1, not 0"),
+    (["similar", "1", "-n", "-2"], "-n: must be at least 1, not -2"),
+    (["foryou", "--adventurous", "5"], "--adventurous: must be from 0 to 1, not 5"),
+    (["foryou", "--adventurous", "nan"], "--adventurous: must be from 0 to 1, not nan"),
+    (["play", "--crossfade", "11"], "--crossfade: must be from 0 to 10, not 11"),
+    (["analyze", "--timeout", "0"], "--timeout: must be more than 0, not 0"),
+    (["history", "--limit", "0"], "--limit: must be at least 1, not 0"),
+])
+def test_out_of_range_options_are_refused(argv: list[str], says: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run(argv)
+    assert exc.value.code == 2 and says in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_generated_audio_scanned_and_analysed_end_to_end(db_path: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:

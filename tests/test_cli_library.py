@@ -90,3 +90,16 @@ def test_the_installed_command_prints_only_json(music: Path, tmp_path: Path) -> 
     human = subprocess.run([str(TIMBRE), "scan", "--db", db], capture_output=True, text=True,
                            check=True, timeout=60)
     assert "3 unchanged" in human.stdout and "1 failed" in human.stdout
+
+
+def test_output_cut_short_by_a_pipe_is_no_error(music: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "z.db")
+    assert run(["--db", db, "scan", str(music)]) == 0
+    # `timbre library | head -1`: the reader goes away after one line
+    proc = subprocess.Popen([str(TIMBRE), "library", "--db", db], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -92,13 +93,20 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run_command(args: argparse.Namespace) -> int:
     """Run a parsed CLI command; return its exit code."""
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a pipe closed early shows here, not at the interpreter's exit
+        return code
     except DatabaseError as exc:
         print(f"timbre: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("timbre: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Whoever read our output went away (`timbre library | head`): stop quietly, as a
+        # Unix tool killed by SIGPIPE would; later writes go nowhere instead of failing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def run(argv: Sequence[str] | None = None) -> int | None:

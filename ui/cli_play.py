@@ -8,7 +8,13 @@ import signal
 import sqlite3
 import sys
 
-from player.cli_common import add_db_option, open_db
+from player.cli_common import (
+    add_db_option,
+    float_between,
+    open_db,
+    positive_float,
+    positive_int,
+)
 from player.models import TrackId
 
 
@@ -25,11 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     what.add_argument("track", nargs="?", help="a track id or the path of a library file")
     what.add_argument("--foryou", action="store_true", help="play the For you queue")
     what.add_argument("--similar", metavar="TRACK", help="play tracks similar to TRACK")
-    p.add_argument("--for", dest="seconds", type=float, metavar="SECONDS",
+    p.add_argument("--for", dest="seconds", type=positive_float, metavar="SECONDS",
                    help="stop after this many seconds")
-    p.add_argument("-n", "--count", type=int, default=25,
+    p.add_argument("-n", "--count", type=positive_int, default=25,
                    help="how many tracks --foryou/--similar queue (default 25)")
-    p.add_argument("--crossfade", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--crossfade", type=float_between(0.0, 10.0), default=0.0, metavar="SECONDS",
                    help="crossfade between tracks, 0-10 s (default 0)")
     p.add_argument("--replaygain", choices=("off", "track", "album"), default="track",
                    help="volume levelling from ReplayGain tags (default track)")
