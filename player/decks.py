@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QUrl
+from PySide6.QtCore import QLoggingCategory, QObject, QUrl
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player import history
@@ -93,10 +93,17 @@ def _make(cls: type[QObject], parent: QObject) -> QObject:
         return cls(parent)
 
 
+# Qt Multimedia's FFmpeg backend prints its version and a dump of every file it opens
+# ("Input #0, flac, from ...", the tags, the streams) at info level: noise on the terminal
+# of `timbre play` and of the window. Warnings stay; QT_LOGGING_RULES still overrides this.
+_QUIET_INFO = "qt.multimedia*.info=false"
+
+
 class Deck:
     """A QMediaPlayer and its output, with the play it carries."""
 
     def __init__(self, parent: QObject) -> None:
+        QLoggingCategory.setFilterRules(_QUIET_INFO)
         self.player: QMediaPlayer = _make(QMediaPlayer, parent)  # type: ignore[assignment]
         self.output: QAudioOutput = _make(QAudioOutput, parent)  # type: ignore[assignment]
         self.player.setAudioOutput(self.output)
