@@ -104,7 +104,9 @@ def mood_playlist(snap: Snapshot, mood: str, n: int = 30) -> tuple[list[TrackId]
     ranked = [int(r) for r in np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")]]
     picked = select(snap, ranked, n, artist_cap=max(2, n // 3))
     rows = smooth_order(snap, picked)
-    reason = f"{spec.name.capitalize()}: {spec.defined_by}."
+    # The playlist is named after the mood (the CLI prints "Calm: <reason>"), so the reason
+    # says what it means, not the name again.
+    reason = f"{spec.defined_by[:1].upper()}{spec.defined_by[1:]}."
     return [TrackId(int(snap.sim.track_ids_[r])) for r in rows], reason
 
 
