@@ -52,14 +52,9 @@ def playlist_subcommands(sub: SubParsers) -> SubParsers:
         add_db_option(parser)
         setattr(parser, _ATTR, parser.add_subparsers(dest="playlist_command",
                                                      metavar="SUBCOMMAND"))
-        parser.set_defaults(func=lambda args: _usage(parser))
+        parser.set_defaults(func=_guarded(_list), json=False)  # bare `timbre playlist`: list
     subcommands: SubParsers = getattr(parser, _ATTR)
     return subcommands
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _add(sub: SubParsers, name: str, func: Callable[[argparse.Namespace], int],

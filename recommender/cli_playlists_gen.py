@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mix = sub.add_parser("mix", help="mixes: the library grouped by sound, and your own")
     add_db_option(mix)
     ms = mix.add_subparsers(dest="mix_command", metavar="SUBCOMMAND")
-    mix.set_defaults(func=lambda args: (mix.print_help(sys.stderr), 2)[1])
+    mix.set_defaults(func=_mix_list, json=False)  # bare `timbre mix`: list
     p = ms.add_parser("list", help="list the mixes (personal ones first)")
     p.add_argument("--json", action="store_true", help="print [{name, reason, kind, tracks}]")
     add_db_option(p)

@@ -34,7 +34,8 @@ from recommender.taste import (
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `model` and `autotag` to the CLI."""
     model = sub.add_parser("model", help="the learned taste model (status, train)")
-    msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    msub = model.add_subparsers(dest="model_command", metavar="ACTION")
+    model.set_defaults(func=cmd_status, json=False)  # bare `timbre model`: status
     p = msub.add_parser("status", help="is it trained, on how many plays, does it count")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_db_option(p)

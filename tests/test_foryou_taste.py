@@ -143,6 +143,8 @@ def test_cli_status_and_foryou_show_the_taste_reason(
     assert status["trained"] and status["counts"] is True
     assert run(["model", "status"]) == 0
     assert "It counts in For you." in capsys.readouterr().out
+    assert run(["model"]) == 0  # no action: the status
+    assert "It counts in For you." in capsys.readouterr().out
 
     monkeypatch.setattr(time, "time", lambda: world.evening)  # the clock, not our code
     assert run(["foryou", "--json", "-n", "20", "--adventurous", "0.8"]) == 0

@@ -195,6 +195,9 @@ def test_mix_and_generate_commands(styled, capsys: pytest.CaptureFixture[str]) -
     mixes = json.loads(capsys.readouterr().out)
     assert len(mixes) == 3 and all({"name", "reason", "tracks"} <= set(m) for m in mixes)
     name = mixes[0]["name"]
+    assert run(["mix"]) == 0  # no subcommand: the list, as text
+    text = capsys.readouterr().out
+    assert all(m["name"] in text for m in mixes)
     assert run(["mix", "show", name, "--json", "--save"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["name"] == name and [t["id"] for t in shown["tracks"]] == \

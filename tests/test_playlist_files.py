@@ -263,6 +263,9 @@ def test_playlist_commands(conn: sqlite3.Connection, lib: list[TrackId], music: 
     listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
     assert listed["Folk"]["tracks"] == 1 and listed["Mine"]["tracks"] == 2
     assert {"Recently added", "Most played", "Not played for a year", "Liked"} <= set(listed)
+    assert run(["playlist"]) == 0  # no subcommand: the list, as text
+    text = capsys.readouterr().out
+    assert all(name in text for name in listed), (text, list(listed))
     out = music / "mine.xspf"
     assert run(["playlist", "export", "Mine", str(out)]) == 0
     (music / "evil.m3u").write_text("../../etc/passwd\nBjörk/Homogenic/01 Hunter.flac\n", "utf-8")
