@@ -89,10 +89,14 @@ def _scores_for(folder: str, want: int, rng: random.Random) -> list[tuple[str, o
             print(f"  skip {Path(path).name}: {exc}", file=sys.stderr)
             continue
         scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+        # The path under the folder names the piece: quartets keep their movements in
+        # subfolders (opus18no1/movement1.mxl), and the stem alone would give every
+        # quartet's first movement one name.
+        under = Path(str(path).split(f"/corpus/{folder}/", 1)[1]).with_suffix("")
         for i, score in enumerate(scores):
             if score.highestTime < 16:  # too short to say anything
                 continue
-            out.append((f"{folder}-{Path(path).stem}-{i}", score))
+            out.append((f"{folder}-{'-'.join(under.parts)}-{i}", score))
             if len(out) >= want:
                 break
     return out
@@ -165,7 +169,10 @@ def build_set(cache: Path, per_label: int, seed: int) -> list[tuple[Path, str]]:
     soundfont = _soundfont()
     items: list[tuple[Path, str]] = []
     for label, folders in LABELS.items():
-        folder_dir = cache / label.split(" ")[0].lower().strip("'")
+        # A label of several folders (the quartets) is cached under their names: an older
+        # cache held its pieces under names that several movements shared.
+        folder_dir = cache / (label.split(" ")[0].lower().strip("'") if len(folders) == 1
+                              else "-".join(folders))
         folder_dir.mkdir(parents=True, exist_ok=True)
         existing = sorted(folder_dir.glob("*.wav"))
         if len(existing) >= per_label:
