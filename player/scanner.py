@@ -19,7 +19,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
@@ -359,26 +359,29 @@ class _MovePool:
     mount); should the folder be added again, a copied file left there is a new track.
     """
 
+    _SELECT = ("SELECT id, mb_recording_id, fingerprint, size, duration_s, title, artist, "
+               "album FROM tracks WHERE ")
+
     def __init__(self, conn: sqlite3.Connection, ids: list[int]) -> None:
-        ids = ids + [int(r[0]) for r in conn.execute(
-            "SELECT id FROM tracks WHERE root_id IS NULL")]
         self.available: set[int] = set()
         self.by_mbid: dict[str, list[int]] = {}
         self.by_fp: dict[str, list[int]] = {}
         self.by_meta: dict[tuple[object, ...], list[int]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = conn.execute(
-                "SELECT id, mb_recording_id, fingerprint, size, duration_s, title, artist, album "
-                f"FROM tracks WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            for tid, mbid, fp, size, duration, title, artist, album in rows:
-                self.available.add(tid)
-                if mbid:
-                    self.by_mbid.setdefault(mbid, []).append(tid)
-                if fp:
-                    self.by_fp.setdefault(fp, []).append(tid)
-                self.by_meta.setdefault(_meta_key(size, duration, title, artist, album),
-                                        []).append(tid)
+            self._index(conn.execute(
+                f"{self._SELECT}id IN ({','.join('?' * len(chunk))})", chunk))
+        self._index(conn.execute(f"{self._SELECT}root_id IS NULL"))  # removed folders'
+
+    def _index(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        for tid, mbid, fp, size, duration, title, artist, album in rows:
+            self.available.add(tid)
+            if mbid:
+                self.by_mbid.setdefault(mbid, []).append(tid)
+            if fp:
+                self.by_fp.setdefault(fp, []).append(tid)
+            self.by_meta.setdefault(_meta_key(size, duration, title, artist, album),
+                                    []).append(tid)
 
     def take(self, mbid: str | None, fp: str | None, meta: tuple[object, ...]) -> int | None:
         """Return and remove the disappeared track this new file is, if any."""

@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "autotag", help="suggest genre and mood for untagged tracks (files untouched)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--min-confidence", type=float_between(0.0, 1.0), default=autotag.MIN_CONFIDENCE, metavar="P",
+    p.add_argument("--min-confidence", type=float_between(0.0, 1.0),
+                   default=autotag.MIN_CONFIDENCE, metavar="P",
                    help=f"keep suggestions at least this sure (default {autotag.MIN_CONFIDENCE})")
     p.add_argument("--accept", nargs=3, metavar=("TRACK", "FIELD", "VALUE"),
                    help="write one suggestion into the file (the only way a file changes)")

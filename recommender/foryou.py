@@ -9,7 +9,6 @@ pool by how likely the user is to finish the track now, after what they just hea
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import numpy as np
 from player.models import TrackId
 from recommender.collaborative import DAY_S
 from recommender.explain import daypart, describe, played_suffix, similar_reason, times, when
-from recommender.picks import Pick, Snapshot, select, smooth_order
+from recommender.picks import Pick, Snapshot, select, smooth_order, spaced_artist_cap
 from recommender.similarity import normalise_text
 from recommender.source import DESCRIPTOR_NAMES
 
@@ -468,9 +467,9 @@ def cold_start(snap: Snapshot, n: int, groups: list[tuple[str, np.ndarray]]) -> 
             if tier < len(g) and int(g[tier]) not in seen:
                 seen.add(int(g[tier]))
                 ranked.append(int(g[tier]))
-    # A liked genre may be one artist's: let it fill every slot spacing allows (once in
-    # three) rather than a quarter, before tracks that only share a decade come in.
-    chosen = select(snap, ranked, n, artist_cap=max(2, math.ceil(n / 3)))
+    # A liked genre may be one artist's: let it fill every slot spacing allows rather than
+    # a quarter, before tracks that only share a decade come in.
+    chosen = select(snap, ranked, n, artist_cap=spaced_artist_cap(n))
     picks = []
     matched = [set(rows.tolist()) for _, rows in groups]
     for row in smooth_order(snap, chosen):

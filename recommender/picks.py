@@ -148,6 +148,12 @@ def feedback_penalty(sim: ContentSimilarity, events: Sequence[FeedbackEvent]) ->
     return factor
 
 
+def spaced_artist_cap(n: int, gap: int = 3) -> int:
+    """Return how many of n picks one artist may have when it recurs once in gap: every
+    slot spacing allows (at least 2)."""
+    return max(2, math.ceil(n / gap))
+
+
 def select(
     snap: Snapshot,
     ranked: Sequence[int] | np.ndarray,

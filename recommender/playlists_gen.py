@@ -22,7 +22,7 @@ import numpy as np
 
 from player.models import TrackId
 from recommender.explain import describe
-from recommender.picks import Snapshot, select, smooth_order
+from recommender.picks import Snapshot, select, smooth_order, spaced_artist_cap
 from recommender.source import DESCRIPTOR_NAMES
 
 Column = Callable[[str], np.ndarray]
@@ -102,7 +102,7 @@ def mood_playlist(snap: Snapshot, mood: str, n: int = 30) -> tuple[list[TrackId]
     ok = np.isfinite(score) & (score >= spec.floor) & ~snap.banned_
     ok &= np.asarray([t is not None for t in snap.sim.tracks_], bool)
     ranked = [int(r) for r in np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")]]
-    picked = select(snap, ranked, n, artist_cap=max(2, n // 3))
+    picked = select(snap, ranked, n, artist_cap=spaced_artist_cap(n))
     rows = smooth_order(snap, picked)
     # The playlist is named after the mood (the CLI prints "Calm: <reason>"), so the reason
     # says what it means, not the name again.
