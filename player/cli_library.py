@@ -143,6 +143,9 @@ def _library(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    if not rows:
+        print("the library is empty: add a music folder with `timbre scan FOLDER`",
+              file=sys.stderr)
     for row in rows:
         who = row["artist"] or "Unknown artist"
         length = format_duration(row["duration_s"]) if row["duration_s"] else "?"
@@ -160,6 +163,8 @@ def _errors(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{"path": r["path"], "reason": r["reason"]} for r in rows])
         return 0
+    if not rows:
+        print("no unreadable files: every file the scans met was read", file=sys.stderr)
     for r in rows:
         print(f"{r['path']}: {r['reason']}")
     return 0
@@ -175,6 +180,8 @@ def _search(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
+    if not rows:
+        print(f"no track matches {' '.join(args.query)!r}", file=sys.stderr)
     for row in rows:
         print(f"{row['id']:>6}  {row['artist'] or 'Unknown artist'} - {row['title']}"
               f"  [{row['album'] or ''}]")

@@ -60,8 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _status_text(status: dict[str, Any]) -> str:
     if not status["trained"]:
-        return (f"Taste model: not trained ({status.get('labelled_plays', 0)} finished or skipped "
-                f"plays of analysed tracks; {MIN_PLAYS} needed). Run `timbre model train`.")
+        plays = int(status.get("labelled_plays", 0))
+        then = ("Run `timbre model train`." if plays >= MIN_PLAYS
+                else "Listen on: the window trains it once there are enough.")
+        return (f"Taste model: not trained ({plays} finished or skipped plays of analysed "
+                f"tracks; {MIN_PLAYS} needed). {then}")
     lines = [(f"Taste model: trained on {status['n_plays']} plays, features version "
               f"{status['features_version']}.")]
     if status.get("auc") is None:

@@ -66,6 +66,20 @@ def test_scan_library_errors_search_json(music: Path, tmp_path: Path,
     assert "Café del Mar" in capsys.readouterr().out
     assert run(["search", '"(NEAR', "--json", "--db", db]) == 0
     assert _json(capsys) == []
+    assert run(["search", "nothing", "like", "this", "--db", db]) == 0
+    said = capsys.readouterr()
+    assert (said.out, said.err) == ("", "no track matches 'nothing like this'\n")
+
+
+def test_an_empty_library_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "empty.db")
+    assert run(["library", "--db", db]) == 0
+    said = capsys.readouterr()
+    assert said.out == "" and "the library is empty" in said.err and "timbre scan" in said.err
+    assert run(["errors", "--db", db]) == 0
+    assert capsys.readouterr().err.startswith("no unreadable files")
+    assert run(["library", "--json", "--db", db]) == 0
+    assert _json(capsys) == []
 
 
 def test_bad_arguments_are_clear_and_change_nothing(tmp_path: Path,

@@ -160,6 +160,8 @@ def test_model_cli_trains_updates_and_reports(
     assert run(["model", "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["trained"] is False and status["labelled_plays"] == 900
+    assert run(["model", "status"]) == 0  # enough plays: it says how to train
+    assert "Run `timbre model train`" in capsys.readouterr().out
     assert run(["model", "train", "--json"]) == 0
     trained = json.loads(capsys.readouterr().out)
     assert trained["done"] == "trained" and trained["n_plays"] == 900
