@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from player import feedback
+from player.features_store import BPM_SQL as _BPM_SQL
 from player.models import TrackId
 
 # Sort keys the song table offers: key -> SQL expression (tracks t, track_stats s,
@@ -33,7 +34,7 @@ SORT_EXPRESSIONS: dict[str, tuple[str, ...]] = {
     "track": ("t.discnumber", "t.tracknumber"),
     "play_count": ("coalesce(s.play_count, 0)",),
     "last_played": ("s.last_played IS NULL", "s.last_played"),
-    "bpm": ("coalesce(f.tempo_bpm, t.bpm) IS NULL", "coalesce(f.tempo_bpm, t.bpm)"),
+    "bpm": (f"{_BPM_SQL} IS NULL", _BPM_SQL),
     "energy": ("f.energy IS NULL", "f.energy"),
     "key": ("f.key IS NULL", "f.key", "f.mode"),
     "added": ("t.added_at",),
@@ -226,7 +227,7 @@ _ROW_SQL = f"""
     SELECT t.id, t.title, t.artist, t.album, t.albumartist, t.genre, t.year, t.tracknumber,
            t.discnumber, t.duration_s, t.path, t.codec, t.bitrate, t.added_at, t.cover_hash,
            coalesce(s.play_count, 0), coalesce(s.skip_count, 0), s.last_played,
-           coalesce(f.tempo_bpm, t.bpm), f.energy, f.key, f.mode, l.track_id IS NOT NULL
+           {_BPM_SQL}, f.energy, f.key, f.mode, l.track_id IS NOT NULL
     {_JOINS}
 """
 

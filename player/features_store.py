@@ -15,13 +15,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from player.db import transaction
-from player.models import TrackId
+from player.models import MIN_TEMPO_CONFIDENCE, TrackId
 
 DESCRIPTOR_COLUMNS = (
     "tempo_bpm", "tempo_confidence", "key", "mode", "key_confidence", "loudness_db",
     "dynamic_range_db", "energy", "brightness", "danceability", "acousticness",
 )
 """The descriptor columns of the features table, in the order they are written."""
+
+STEADY_TEMPO_SQL = (f"(CASE WHEN coalesce(f.tempo_confidence, 1) >= {MIN_TEMPO_CONFIDENCE} "
+                    "THEN f.tempo_bpm END)")
+"""The analysed tempo of features row f, NULL when it has no steady beat (a row without a
+confidence keeps its tempo)."""
+BPM_SQL = f"coalesce(nullif(t.bpm, 0), {STEADY_TEMPO_SQL})"
+"""A track's BPM, tracks row t and features row f: the tag wins (a BPM somebody typed, or
+a DJ program's beat grid, beats the estimate), else the analysed tempo with a steady beat."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from player import feedback as fb
+from player.features_store import STEADY_TEMPO_SQL
 from player.history import iter_plays
 from player.models import (
     DESCRIPTOR_NAMES,
@@ -68,7 +69,10 @@ class SqliteLibrarySource:
 
     def feature_matrix(self, version: int) -> FeatureMatrix:
         """Return the vectors of tracks analysed at version (others are ignored)."""
-        cols = ", ".join(f"f.{c}" for c in DESCRIPTOR_NAMES)
+        # A tempo without a steady beat is unknown: no "same tempo" reasons, no tempo
+        # steps in an ordering, and a drone is not "fast".
+        cols = ", ".join(STEADY_TEMPO_SQL if c == "tempo_bpm" else f"f.{c}"
+                         for c in DESCRIPTOR_NAMES)
         rows = self._conn.execute(
             f"SELECT f.track_id, f.vector, {cols} FROM features AS f JOIN tracks AS t "
             "ON t.id = f.track_id WHERE f.version = ? AND t.missing = 0 ORDER BY f.track_id",

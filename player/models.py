@@ -68,6 +68,11 @@ DESCRIPTOR_NAMES = (
     "tempo_bpm", "key", "mode", "loudness_db", "energy", "brightness", "danceability",
     "acousticness",
 )
+MIN_TEMPO_CONFIDENCE = 0.1
+"""Below this tempo confidence the onsets have no steady beat (a drone, music in free
+time): the tempo is a guess, so it is shown and used as unknown. Music with a pulse scores
+about 0.2 to 0.8 (the music21 renders of bench/eval_similarity.py: 0.2 at the 10th
+percentile), the demo library's ambient drones 0.006 to 0.08."""
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 NOT_THIS = "not_this"

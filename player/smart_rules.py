@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from player.features_store import BPM_SQL, STEADY_TEMPO_SQL
+
 TEXT, NUMBER, DATE, BOOL = "text", "number", "date", "bool"
 DAY_S = 86_400.0
 MAX_RULES = 200
@@ -61,8 +63,8 @@ FIELDS: dict[str, Field] = {
     "bitrate": Field("t.bitrate / 1000.0", NUMBER, doc="kbit/s"),
     "sample_rate": Field("t.sample_rate", NUMBER),
     # The tag wins: a BPM somebody typed beats the estimate.
-    "bpm": Field("coalesce(t.bpm, f.tempo_bpm)", NUMBER, doc="tag BPM, else analysed tempo"),
-    "tempo": Field("f.tempo_bpm", NUMBER, doc="analysed tempo"),
+    "bpm": Field(BPM_SQL, NUMBER, doc="tag BPM, else analysed tempo"),
+    "tempo": Field(STEADY_TEMPO_SQL, NUMBER, doc="analysed tempo (none without a steady beat)"),
     "energy": Field("f.energy", NUMBER, doc="0..1"),
     "brightness": Field("f.brightness", NUMBER, doc="0..1"),
     "danceability": Field("f.danceability", NUMBER, doc="0..1"),

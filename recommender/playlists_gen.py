@@ -71,6 +71,9 @@ MOODS: dict[str, Mood] = {m.name: m for m in (
          lambda c: (2 * c("acousticness") + (1 - c("brightness"))) / 3),
 )}
 MOOD_TAG_BONUS = 0.2
+FELT_BPM_WITHOUT_BEAT = 60.0
+"""The tempo moods take for an analysed track with no steady beat (its tempo is unknown):
+music without a pulse is heard as slow, so a drone is calm and not danceable."""
 
 
 class GenerateError(ValueError):
@@ -85,7 +88,11 @@ def mood_scores(snap: Snapshot, mood: str) -> np.ndarray:
     desc = snap.sim.descriptors_
 
     def column(name: str) -> np.ndarray:
-        return desc[:, DESCRIPTOR_NAMES.index(name)].astype(np.float64)
+        values = desc[:, DESCRIPTOR_NAMES.index(name)].astype(np.float64)
+        if name == "tempo_bpm":  # analysed (energy known) but no steady beat
+            beatless = np.isnan(values) & np.isfinite(desc[:, DESCRIPTOR_NAMES.index("energy")])
+            values[beatless] = FELT_BPM_WITHOUT_BEAT
+        return values
 
     with np.errstate(invalid="ignore"):
         score = np.asarray(spec.score(column), np.float64)

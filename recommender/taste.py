@@ -38,7 +38,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from player.models import Play, Track, TrackId
+from player.models import MIN_TEMPO_CONFIDENCE, Play, Track, TrackId
 from recommender.taste_data import (
     DAY_PARTS,
     SESSION_GAP_S,
@@ -325,6 +325,13 @@ class TasteModel(PlayEncoder):
             return f"you usually finish {like} {DAY_PARTS[now][0]}"
         return f"you usually finish {like}"
 
+    def _steady_beat(self, vector: np.ndarray) -> bool:
+        """Whether a raw vector's tempo confidence says it has a steady beat (True when the
+        layout has no such column)."""
+        if "tempo_confidence" not in self.feature_names:
+            return True
+        return bool(vector[self.feature_names.index("tempo_confidence")] >= MIN_TEMPO_CONFIDENCE)
+
     def _describe(self, vector: np.ndarray | None) -> str:
         """Return words for a track's tempo, brightness and energy ("slow, dark")."""
         if vector is None:
@@ -336,8 +343,11 @@ class TasteModel(PlayEncoder):
                                 (("energy", "rms_mean"), "calm", "energetic")):
             idx = next((i for k in keys for i, n in enumerate(self.feature_names)
                         if k in n.lower()), None)
-            if idx is not None and abs(z[idx]) > 0.5:
-                words.append(low if z[idx] < 0 else high)
+            if idx is None or abs(z[idx]) <= 0.5:
+                continue
+            if low == "slow" and not self._steady_beat(vector):
+                continue  # its tempo is a guess: neither slow nor fast
+            words.append(low if z[idx] < 0 else high)
         return ", ".join(words)
 
     # ---- storage ----------------------------------------------------------------------
