@@ -427,15 +427,61 @@ def _reason(snap: Snapshot, t: Taste, row: int, kind: str, best: int, co: float,
     return prefix + similar_reason(snap, row, best, played_suffix(int(t.plays[best])))
 
 
+START_POOL = 2_000  # library rows the varied start is drawn from
+
+
+def varied_start(snap: Snapshot, n: int, seed: int = 0) -> list[int]:
+    """Return rows to start a listener with no history on: the library's sound in regions.
+
+    A pool of up to START_POOL tracks is split into about sqrt(pool) regions (spherical
+    k-means on the sound); the regions take turns, biggest first, each offering its most
+    typical track next. The first picks then cover the library's styles, where tracks in
+    id order would be the first few artists scanned. Before most of the pool is analysed,
+    the pool is simply spread over the library.
+    """
+    sim = snap.sim
+    rows = np.flatnonzero(~snap.banned_ & np.fromiter(
+        (t is not None for t in sim.tracks_), bool, len(sim)))
+    rng = np.random.default_rng(seed)
+    pool = np.sort(rng.choice(rows, START_POOL, replace=False)) if rows.size > START_POOL else rows
+    heard = pool[sim.has_audio_[pool]]
+    k = min(max(1, n), int(np.sqrt(heard.size)))
+    if heard.size < max(4, pool.size // 2) or k < 2:
+        step = max(1, pool.size // max(n, 1))
+        return [int(r) for r in np.concatenate([pool[::step], pool])]
+    x = sim.audio_[heard]
+    picked = [int(rng.integers(heard.size))]  # k-means++: spread the first centres
+    far = 1.0 - x @ x[picked[0]]
+    for _ in range(1, k):
+        weights = np.clip(far, 0, None) ** 2
+        picked.append(int(rng.choice(heard.size, p=weights / weights.sum()))
+                      if weights.sum() > 0 else int(rng.integers(heard.size)))
+        far = np.minimum(far, 1.0 - x @ x[picked[-1]])
+    centres = x[picked]
+    for _ in range(20):
+        labels = np.argmax(x @ centres.T, axis=1)
+        new = np.stack([x[labels == c].sum(0) if (labels == c).any() else centres[c]
+                        for c in range(k)])
+        new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-9)
+        if np.allclose(new, centres):
+            break
+        centres = new
+    typical = x @ centres.T  # each track's closeness to each region's centre
+    regions = sorted(range(k), key=lambda c: -int((labels == c).sum()))
+    queues = [list(heard[labels == c][np.argsort(-typical[labels == c, c])]) for c in regions]
+    order: list[int] = []
+    for tier in range(max(len(q) for q in queues)):
+        order.extend(int(q[tier]) for q in queues if tier < len(q))
+    return order + [int(r) for r in pool if not sim.has_audio_[r]]
+
+
 def cold_start(snap: Snapshot, n: int, groups: list[tuple[str, np.ndarray]]) -> list[Pick]:
     """Build a queue from content alone: what the user said they like, or a varied start."""
     sim = snap.sim
     exclude = snap.banned_
     if not groups:
-        # Nothing to go on: a varied sample, spread over the library by id.
-        rows = np.flatnonzero(~exclude)
-        step = max(1, rows.size // max(n, 1))
-        chosen = select(snap, rows[::step], n)
+        # Nothing to go on: one typical track of each region of the library's sound first.
+        chosen = select(snap, varied_start(snap, n), n)
         return [Pick(TrackId(int(sim.track_ids_[r])), 0.0,
                      "a varied start from across your library: play, like or skip so Timbre learns",
                      "start") for r in chosen]

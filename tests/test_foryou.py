@@ -170,6 +170,12 @@ def test_cold_start_from_likes(db_path: Path) -> None:
     start = engine.for_you(5, now=NOW)
     assert len(start) == 5 and all(p.kind == "start" for p in start)
     assert "play, like or skip" in start[0].why
+    # Varied by sound: the first five picks (one per region of the sound, sqrt(32) of
+    # them) hold all four styles, however long the queue; the tracks are stored style by
+    # style, and picks in id order were all one style.
+    for n in (5, 20):
+        first = engine.for_you(n, now=NOW)[:5]
+        assert {style.get(p.track_id) for p in first} == {0, 1, 2, 3}
 
 
 def test_radio_steers_away_from_skips(library) -> None:  # type: ignore[no-untyped-def]
