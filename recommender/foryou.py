@@ -245,13 +245,13 @@ def for_you(
         kinds = _choose(snap, pools, tasted, wants, n, just_heard)
         scores = tasted
         by_taste = set(kinds) - set(plain)  # picked only because of the taste term
-    chosen = list(kinds)
+    chosen, strength = _interleave(kinds, scores)
 
     current = daypart(now)
     home = _home_dayparts(t, seeds, current)
     picks = []
     matched = [set(rows.tolist()) for _, rows in groups]
-    for row in smooth_order(snap, chosen):
+    for row in smooth_order(snap, chosen, strength=strength):
         kind = kinds[row]
         if kind == "discovery" and asked_for[row] >= 0:
             label = groups[int(asked_for[row])][0]
@@ -289,6 +289,29 @@ def _choose(snap: Snapshot, pools: dict[str, np.ndarray], scores: dict[str, np.n
                chosen=chosen)
         kinds.update((r, kind) for r in chosen[before:])
     return kinds
+
+
+def _interleave(kinds: dict[int, str], scores: dict[str, np.ndarray]
+                ) -> tuple[list[int], dict[int, float]]:
+    """Return the picks in rank order, and each pick's strength within its kind (its score
+    over the kind's best, 0..1): for smooth_order, which keeps near the rank order.
+
+    The kinds are spread through the list in proportion, each best first, so favourites,
+    rediscoveries and discoveries alternate from the start, and the weak picks that only
+    filled the list come last.
+    """
+    by_kind: dict[str, list[int]] = {}
+    for row, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(row)
+    strength: dict[int, float] = {}
+    placed = []
+    for k, (kind, rows) in enumerate(by_kind.items()):
+        values = np.asarray([float(scores[kind][r]) for r in rows])
+        top = float(values.max()) if values.size and values.max() > 0 else 1.0
+        for j, at in enumerate(np.argsort(-values, kind="stable")):
+            strength[rows[at]] = float(values[at]) / top
+            placed.append(((j + 0.5) / len(rows), k, rows[at]))
+    return [row for _, _, row in sorted(placed)], strength
 
 
 def _feature_rows(snap: Snapshot, rows: np.ndarray) -> np.ndarray:

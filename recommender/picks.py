@@ -26,6 +26,7 @@ _TEMPO = DESCRIPTOR_NAMES.index("tempo_bpm")
 _KEY = DESCRIPTOR_NAMES.index("key")
 _MODE = DESCRIPTOR_NAMES.index("mode")
 _LOUD = DESCRIPTOR_NAMES.index("loudness_db")
+SMOOTH_WINDOW = 5  # smooth_order chooses each next track among the 5 best left
 
 # "not this" nearly removes a track and dents its close neighbours; "less like this" is
 # gentler on the track and reaches further.
@@ -207,13 +208,13 @@ def select(
                 continue
             if first is None:
                 first = i
-            if spaced(row):
-                pick = i
-                break
             if scores is not None:
                 best = float(scores[pending[first]])
                 if float(scores[row]) < best - tolerance * abs(best):
-                    break  # the spaced candidates left are too weak: keep the best one
+                    break  # the spaced candidates from here on are too weak: keep the best
+            if spaced(row):
+                pick = i
+                break
         if pick is None:
             pick = first
         if pick is None:
@@ -285,11 +286,20 @@ def transition_cost(sim: ContentSimilarity, a: int, b: int) -> float:
     return cost
 
 
-def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3, rank_weight: float = 0.15) -> list[int]:
-    """Order rows so that each step is smooth, starting from the best, artists spaced.
+def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3,
+                 rank_weight: float = 0.15, window: int = SMOOTH_WINDOW,
+                 strength: Mapping[int, float] | None = None, tolerance: float = 0.3,
+                 ) -> list[int]:
+    """Order rows (best first) so that each step is smooth, starting from the best,
+    artists spaced.
 
-    A greedy walk: the next track is the one with the lowest transition cost plus a
-    small penalty for its rank, so the best picks still come early.
+    A greedy walk: the next track is, among the window best left whose artist is not
+    among the last ones, the one with the lowest transition cost plus a small penalty for
+    its rank. So the order stays near the ranks: a track comes at most window - 1 places
+    before its rank (with no window, a smooth step could bring the weakest pick third)
+    and, unless artist spacing holds it back, at most window - 1 places after. strength: row -> how good a pick it is (higher is better); then the window
+    also leaves out tracks more than tolerance (relative) weaker than the best left, so
+    a weak pick that only filled the list stays at its end.
     """
     rows = list(rows)
     if len(rows) <= 2:
@@ -297,15 +307,26 @@ def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3, rank_
     rank = {r: i for i, r in enumerate(rows)}
     out = [rows[0]]
     left = rows[1:]
+    keys = snap.sim.artist_keys_
     while left:
-        keys = snap.sim.artist_keys_
         recent = {keys[r] for r in out[-(artist_gap - 1):]} - {""}
-        spaced = [r for r in left if keys[r] not in recent]
+        spaced = [r for r in left[:window] if keys[r] not in recent]
+        if strength is not None and spaced:
+            floor = max(strength[r] for r in left) * (1.0 - tolerance)
+            spaced = [r for r in spaced if strength[r] >= floor] or spaced[:1]
+        overdue = [r for r in spaced if rank[r] <= len(out) - (window - 1)]
+        spaced = overdue[:1] or spaced  # nor more than window - 1 places late
+        if not spaced:  # the window is all recent artists: the best spaced track after it
+            spaced = next(([r] for r in left[window:] if keys[r] not in recent), [])
         if not spaced:
             # Cornered: every track left shares an artist with the last ones. The best of
-            # them goes back to the latest place where it clashes with nobody, if any.
+            # them goes back to the latest place where it clashes with nobody, if any
+            # within the window of its rank and it is not a weak pick; else it follows.
             best = min(left, key=lambda r: rank[r])
-            out.insert(_free_slot(out, keys, keys[best], artist_gap), best)
+            earliest = max(1, rank[best] - window + 1)
+            if strength is not None and strength[best] < max(strength.values()) * (1 - tolerance):
+                earliest = len(out)
+            out.insert(_free_slot(out, keys, keys[best], artist_gap, earliest), best)
             left.remove(best)
             continue
         best = min(spaced, key=lambda r: transition_cost(snap.sim, out[-1], r) + rank_weight * rank[r])
@@ -314,10 +335,11 @@ def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3, rank_
     return out
 
 
-def _free_slot(rows: Sequence[int], keys: Sequence[str], key: str, gap: int) -> int:
-    """Return the latest index (after the first) where inserting a track of artist key puts
+def _free_slot(rows: Sequence[int], keys: Sequence[str], key: str, gap: int,
+               earliest: int = 1) -> int:
+    """Return the latest index (from earliest) where inserting a track of artist key puts
     no other track of it within gap tracks; len(rows) when there is none."""
-    for pos in range(len(rows) - 1, 0, -1):
+    for pos in range(len(rows) - 1, max(1, earliest) - 1, -1):
         near = rows[max(0, pos - gap + 1):pos + gap - 1]
         if all(keys[r] != key for r in near):
             return pos

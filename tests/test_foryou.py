@@ -15,6 +15,7 @@ from player.library_source import SqliteLibrarySource
 from recommender.engine import Engine
 from recommender.features import FEATURES_VERSION
 from recommender.foryou import BadLike
+from recommender.picks import SMOOTH_WINDOW, smooth_order, transition_cost
 from recommender.similarity import ContentSimilarity
 from tests.reco_helpers import DAY, GROUPS, NOW, add_tracks, plays, standard_library
 
@@ -204,3 +205,35 @@ def test_liked_track_is_a_strong_positive(library) -> None:  # type: ignore[no-u
     liked_title = conn.execute("SELECT title FROM tracks WHERE id=?", (ambient[0],)).fetchone()[0]
     near = [t for t, w in why.items() if f"you liked \u201c{liked_title}\u201d" in w]
     assert near and all(labels[ids.index(t)] == 2 for t in near)
+
+
+def test_queue_order_is_smooth_and_the_best_come_first(db_path: Path) -> None:
+    conn = connect(db_path)
+    ids, labels = standard_library(conn, per_style=8)
+    snap = _engine(conn).snapshot()
+    sim = snap.sim
+    rows_of = {s: [int(r) for r in sim.rows_of([t for t, lab in zip(ids, labels, strict=True)
+                                                   if lab == s])] for s in range(4)}
+    style = {r: s for s, rows in rows_of.items() for r in rows}
+    # Ranked picks alternating jazz (90 BPM) and rock (125 BPM), then three weak picks
+    # that only filled the list.
+    ranked = [r for pair in zip(rows_of[0][:6], rows_of[1][:6], strict=True) for r in pair]
+    ranked += rows_of[2][:2] + rows_of[3][:1]
+    strength = {r: 1.0 - 0.02 * i for i, r in enumerate(ranked)}
+    strength.update({r: 0.05 for r in ranked[-3:]})
+    order = smooth_order(snap, ranked, strength=strength)
+    assert sorted(order) == sorted(ranked) and order[0] == ranked[0]
+
+    def style_changes(rows: list[int]) -> int:
+        return sum(style[a] != style[b] for a, b in itertools.pairwise(rows))
+    # Smoother: fewer jumps between 90 and 125 BPM than the 11 of the rank order...
+    assert style_changes(order[:12]) < style_changes(ranked[:12]) == 11
+    assert (sum(transition_cost(sim, a, b) for a, b in itertools.pairwise(order[:12]))
+            < sum(transition_cost(sim, a, b) for a, b in itertools.pairwise(ranked[:12])))
+    # ...yet near the rank order: nothing comes more than SMOOTH_WINDOW - 1 places early
+    # or late, and the weak picks stay at the end.
+    assert all(abs(order.index(r) - i) < SMOOTH_WINDOW for i, r in enumerate(ranked))
+    assert set(order[-3:]) == set(ranked[-3:])
+    # Artists spaced: never the same artist twice within three tracks.
+    keys = [sim.artist_keys_[r] for r in order]
+    assert all(len({*keys[i:i + 3]}) == len(keys[i:i + 3]) for i in range(len(keys) - 2))
