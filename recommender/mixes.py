@@ -285,8 +285,20 @@ def personal_mixes(snap: Snapshot, now: float, clustering: Clustering | None = N
     return mixes
 
 
+SAME_MIX_SHARE = 0.8  # a sound mix sharing this much with a personal mix is not listed
+
+
 def all_mixes(snap: Snapshot, now: float, length: int = MIX_LENGTH) -> list[Mix]:
-    """Return the personal mixes, then the sound mixes, from one clustering."""
+    """Return the personal mixes, then the sound mixes, from one clustering.
+
+    A sound mix that holds mostly the tracks of a personal mix of its cluster (a cluster
+    no bigger than a mix gives both the same tracks, in another order) is left out: the
+    sidebar would list "Your mix 1: Slow, dark, jazz" and "Slow, dark, jazz" for one list.
+    """
     c = cluster(snap)
     sound = sound_mixes(snap, c, length)
-    return personal_mixes(snap, now, c, length, {m.cluster: m.name for m in sound}) + sound
+    personal = personal_mixes(snap, now, c, length, {m.cluster: m.name for m in sound})
+    mine = {m.cluster: set(m.tracks) for m in personal}
+    kept = [m for m in sound if m.cluster not in mine
+            or len(mine[m.cluster] & set(m.tracks)) < SAME_MIX_SHARE * len(m.tracks)]
+    return personal + kept
