@@ -26,6 +26,7 @@ from threading import Event
 from player.db import transaction
 from player.history_formats import FORMATS, HistoryFormatError, Listen, open_history
 from player.models import END_SKIPPED, TrackId
+from player.schema import counts_as_play
 from player.track_match import TrackIndex
 
 END_IMPORTED = "imported"
@@ -191,8 +192,7 @@ def refresh_track_stats(conn: sqlite3.Connection, track_ids: Sequence[int]) -> N
         conn.execute(
             f"""INSERT INTO track_stats (track_id, play_count, skip_count, first_played,
                     last_played, heard_ms)
-                SELECT track_id,
-                       sum(coalesce(end_reason, '') NOT IN ('skipped', 'failed')),
+                SELECT track_id, sum({counts_as_play("plays")}),
                        sum(end_reason IS 'skipped'), min(started_at), max(started_at),
                        sum(coalesce(heard_ms, 0))
                 FROM plays WHERE track_id IN ({marks}) GROUP BY track_id

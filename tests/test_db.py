@@ -10,8 +10,9 @@ import pytest
 
 from player.db import DatabaseTooNew, connect, schema_version, transaction
 from player.history import is_skip, iter_plays, record_play
+from player.history_import import refresh_track_stats
 from player.models import Play, TrackId
-from player.schema import SCHEMA_VERSION
+from player.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def _add_track(conn: sqlite3.Connection, path: str, **cols: object) -> TrackId:
@@ -71,6 +72,50 @@ def test_plays_update_track_stats(db_path: Path) -> None:
     plays = list(iter_plays(conn))
     assert [p.started_at for p in plays] == [50.0, 100.0]
     assert plays[0].title == "A" and plays[0].artist == "X"
+
+
+# (end reason, fraction heard, seconds heard, counts as a play)
+_PLAYS = [("finished", 1.0, 200, True), ("skipped", 0.1, 20, False), ("failed", 0.0, 0, False),
+          ("stopped", 0.02, 4, False),  # quit 4 s in: in the history, not a play
+          ("closed", 0.6, 120, True), ("closed", 0.1, 250, True),  # 4 minutes of a long one
+          ("stopped", 0.5, 100, True), (None, None, None, True)]  # imported: a play
+
+
+def test_a_play_counts_when_it_ends_or_half_or_four_minutes_were_heard(db_path: Path) -> None:
+    conn = connect(db_path)
+    tids = [_add_track(conn, f"/m/{i}.flac") for i in range(len(_PLAYS))]
+    with transaction(conn):  # as the player and the importer write them
+        for tid, (reason, fraction, heard, _) in zip(tids, _PLAYS, strict=True):
+            conn.execute("INSERT INTO plays (track_id, started_at, end_reason, fraction, heard_ms) "
+                         "VALUES (?, 10, ?, ?, ?)", (tid, reason, fraction, heard and heard * 1000))
+    counted = [conn.execute("SELECT play_count FROM track_stats WHERE track_id = ?",
+                            (t,)).fetchone()[0] for t in tids]
+    assert counted == [int(c) for *_, c in _PLAYS]
+    # The recount after an import (history_import) follows the same rule as the trigger.
+    with transaction(conn):
+        conn.execute("DELETE FROM track_stats")
+        refresh_track_stats(conn, tids)
+    assert [r[0] for r in conn.execute("SELECT play_count FROM track_stats ORDER BY track_id")] \
+        == counted
+
+
+def test_upgrading_recounts_the_plays(db_path: Path) -> None:
+    raw = sqlite3.connect(db_path)  # a library of schema 3, whose trigger counted every play
+    for statement in [s for m in MIGRATIONS[:3] for s in m]:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 3")
+    raw.execute("INSERT INTO tracks (path, path_bytes, size, mtime_ns, title, added_at, "
+                "updated_at) VALUES ('/m/a.flac', X'00', 1, 1, 'A', 0, 0)")
+    for reason, fraction, heard, _ in _PLAYS:
+        raw.execute("INSERT INTO plays (track_id, started_at, end_reason, fraction, heard_ms) "
+                    "VALUES (1, 10, ?, ?, ?)", (reason, fraction, heard and heard * 1000))
+    raw.commit()
+    assert raw.execute("SELECT play_count FROM track_stats").fetchone()[0] == 6
+    raw.close()
+    conn = connect(db_path)
+    assert schema_version(conn) == SCHEMA_VERSION
+    assert conn.execute("SELECT play_count, skip_count FROM track_stats").fetchone() == (
+        sum(c for *_, c in _PLAYS), 1)
 
 
 def test_history_survives_track_removal(db_path: Path) -> None:
