@@ -44,7 +44,7 @@ class Sidebar(QTreeWidget):
         self.setIconSize(QSize(18, 18))
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._items: dict[str, QTreeWidgetItem] = {}
         for key, label, ic in TOP:
             self._add(None, key, label, ic)
