@@ -470,8 +470,8 @@ def varied_start(snap: Snapshot, n: int, seed: int = 0) -> list[int]:
     heard = pool[sim.has_audio_[pool]]
     k = min(max(1, n), int(np.sqrt(heard.size)))
     if heard.size < max(4, pool.size // 2) or k < 2:
-        step = max(1, pool.size // max(n, 1))
-        return [int(r) for r in np.concatenate([pool[::step], pool])]
+        spread = pool[:: max(1, pool.size // max(n, 1))]
+        return [int(r) for r in np.concatenate([spread, np.setdiff1d(pool, spread)])]
     x = sim.audio_[heard]
     picked = [int(rng.integers(heard.size))]  # k-means++: spread the first centres
     far = 1.0 - x @ x[picked[0]]

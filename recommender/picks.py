@@ -297,9 +297,11 @@ def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3,
     among the last ones, the one with the lowest transition cost plus a small penalty for
     its rank. So the order stays near the ranks: a track comes at most window - 1 places
     before its rank (with no window, a smooth step could bring the weakest pick third)
-    and, unless artist spacing holds it back, at most window - 1 places after. strength: row -> how good a pick it is (higher is better); then the window
-    also leaves out tracks more than tolerance (relative) weaker than the best left, so
-    a weak pick that only filled the list stays at its end.
+    and, unless artist spacing holds it back, at most window - 1 places after.
+
+    strength: row -> how good a pick it is (higher is better). The window then also leaves
+    out tracks more than tolerance (relative) weaker than the best left, so a weak pick
+    that only filled the list stays at its end.
     """
     rows = list(rows)
     if len(rows) <= 2:
