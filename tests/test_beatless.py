@@ -92,3 +92,29 @@ def test_a_drone_has_no_tempo_anywhere(library: tuple[Path, dict[str, TrackId]])
     # Two drones share no "tempo" in the reasons.
     other = int(snap.sim.rows_of([ids["Tagged drone"]])[0])
     assert "tempo" not in snap.sim.shared_aspects(row, other, limit=5)
+
+
+def test_properties_say_there_is_no_steady_beat(qtbot, library: tuple[Path, dict[str, TrackId]]  # type: ignore[no-untyped-def]
+                                                ) -> None:
+    from PySide6.QtWidgets import QTableWidget
+
+    from ui.views.properties import PropertiesDialog
+
+    db, ids = library
+    conn = connect(db)
+
+    def features_tab(tid: TrackId) -> dict[str, str]:
+        detail = browse.track_detail(conn, tid)
+        assert detail is not None
+        dialog = PropertiesDialog(detail)
+        qtbot.addWidget(dialog)
+        tabs = dialog.tabs
+        table = tabs.widget([tabs.tabText(i) for i in range(tabs.count())].index("Audio features"))
+        assert isinstance(table, QTableWidget)
+        return {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+
+    drone = features_tab(ids["Drone"])
+    assert drone["tempo (BPM)"].startswith("no steady beat (a guess: ")
+    assert "tempo confidence" in drone
+    pulse = features_tab(ids["Pulse"])
+    assert float(pulse["tempo (BPM)"]) == pytest.approx(120, abs=2)

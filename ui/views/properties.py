@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from player import browse
 from player.browse import TrackDetail
-from player.models import TrackId
+from player.models import MIN_TEMPO_CONFIDENCE, TrackId
 from ui.models import format_duration
 from ui.views.pages import plain_label, title_label
 from ui.workers import QueryRunner
@@ -43,7 +43,8 @@ _LABELS = {
     "rg_album_gain": "ReplayGain album gain", "rg_album_peak": "ReplayGain album peak",
     "duration_s": "duration", "sample_rate": "sample rate", "mtime_ns": "modified",
     "cover_hash": "cover", "added_at": "added", "updated_at": "updated",
-    "tempo_bpm": "tempo (BPM)", "loudness_db": "loudness (dB)",
+    "tempo_bpm": "tempo (BPM)", "tempo_confidence": "tempo confidence",
+    "key_confidence": "key confidence", "loudness_db": "loudness (dB)",
     "dynamic_range_db": "dynamic range (dB)", "analyzed_at": "analysed",
     "play_count": "plays", "skip_count": "skips", "heard_ms": "time heard",
     "first_played": "first played", "last_played": "last played",
@@ -118,7 +119,12 @@ class PropertiesDialog(QDialog):
         tabs.addTab(self.tags_table, "Tags")
         tabs.addTab(_table(detail.file), "File")
         if detail.features:
-            tabs.addTab(_table(detail.features), "Audio features")
+            features = dict(detail.features)
+            confidence = features.get("tempo_confidence")
+            if isinstance(confidence, float) and confidence < MIN_TEMPO_CONFIDENCE:
+                # As everywhere else: the tempo of music without a steady beat is a guess.
+                features["tempo_bpm"] = f"no steady beat (a guess: {features.get('tempo_bpm', 0):.3g})"
+            tabs.addTab(_table(features), "Audio features")
         else:
             note = plain_label("Not analysed yet.")
             tabs.addTab(note, "Audio features")
