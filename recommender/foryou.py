@@ -266,7 +266,7 @@ def for_you(
                 why = f"new to you: {why}"
         if not why:
             why = _reason(snap, t, row, kind, int(best[row]), co[row], after[row],
-                          last_rows, seeds, home, current)
+                          last_rows, seeds, home, current, weak=strength[row] < WEAK_PICK)
         picks.append(Pick(TrackId(int(sim.track_ids_[row])), float(scores[kind][row]), why, kind))
     return picks
 
@@ -291,27 +291,33 @@ def _choose(snap: Snapshot, pools: dict[str, np.ndarray], scores: dict[str, np.n
     return kinds
 
 
+WEAK_PICK = 0.3  # a pick scoring under 30% of its kind's best only filled the list
+
+
 def _interleave(kinds: dict[int, str], scores: dict[str, np.ndarray]
                 ) -> tuple[list[int], dict[int, float]]:
     """Return the picks in rank order, and each pick's strength within its kind (its score
     over the kind's best, 0..1): for smooth_order, which keeps near the rank order.
 
     The kinds are spread through the list in proportion, each best first, so favourites,
-    rediscoveries and discoveries alternate from the start, and the weak picks that only
-    filled the list come last.
+    rediscoveries and discoveries alternate from the start; the weak picks (under
+    WEAK_PICK) that only filled the list come after all the others, strongest first.
     """
+    strength: dict[int, float] = {}
+    for kind in set(kinds.values()):
+        rows = [r for r, k in kinds.items() if k == kind]
+        values = np.asarray([float(scores[kind][r]) for r in rows])
+        top = float(values.max()) if values.max() > 0 else 1.0
+        strength.update((r, float(v) / top) for r, v in zip(rows, values, strict=True))
     by_kind: dict[str, list[int]] = {}
     for row, kind in kinds.items():
-        by_kind.setdefault(kind, []).append(row)
-    strength: dict[int, float] = {}
-    placed = []
-    for k, (kind, rows) in enumerate(by_kind.items()):
-        values = np.asarray([float(scores[kind][r]) for r in rows])
-        top = float(values.max()) if values.size and values.max() > 0 else 1.0
-        for j, at in enumerate(np.argsort(-values, kind="stable")):
-            strength[rows[at]] = float(values[at]) / top
-            placed.append(((j + 0.5) / len(rows), k, rows[at]))
-    return [row for _, _, row in sorted(placed)], strength
+        if strength[row] >= WEAK_PICK:
+            by_kind.setdefault(kind, []).append(row)
+    placed = sorted(((j + 0.5) / len(rows), k, row)
+                    for k, rows in enumerate(by_kind.values())
+                    for j, row in enumerate(sorted(rows, key=lambda r: -strength[r])))
+    weak = sorted((r for r in kinds if strength[r] < WEAK_PICK), key=lambda r: -strength[r])
+    return [row for _, _, row in placed] + weak, strength
 
 
 def _feature_rows(snap: Snapshot, rows: np.ndarray) -> np.ndarray:
@@ -409,8 +415,13 @@ def _home_dayparts(t: Taste, seeds: np.ndarray, current: str) -> dict[int, str]:
 
 
 def _reason(snap: Snapshot, t: Taste, row: int, kind: str, best: int, co: float, after: float,
-            last_rows: np.ndarray, seeds: np.ndarray, home: dict[int, str], current: str) -> str:
-    """Say why a For you pick was made, from the evidence that made it."""
+            last_rows: np.ndarray, seeds: np.ndarray, home: dict[int, str], current: str,
+            weak: bool = False) -> str:
+    """Say why a For you pick was made, from the evidence that made it.
+
+    weak: a discovery far below the best ones (it filled the list): unless co-listening
+    speaks for it, it is said to be a change, not "similar era to X".
+    """
     if kind == "favourite":
         if t.plays_30d[row] > 0:
             base = f"in heavy rotation: you played it {times(int(t.plays_30d[row]))} this month"
@@ -443,6 +454,8 @@ def _reason(snap: Snapshot, t: Taste, row: int, kind: str, best: int, co: float,
                 src = int(seeds[j])
                 return (f"{prefix}often played in the same sessions as {describe(snap.track(src))}"
                         f"{played_suffix(int(t.plays[src]))}")
+    if weak:
+        return f"{prefix}something different from what you usually play"
     if home.get(best) == current:
         return f"{prefix}close to your {current} listening ({describe(snap.track(best))})"
     if t.liked[best]:

@@ -237,3 +237,23 @@ def test_queue_order_is_smooth_and_the_best_come_first(db_path: Path) -> None:
     # Artists spaced: never the same artist twice within three tracks.
     keys = [sim.artist_keys_[r] for r in order]
     assert all(len({*keys[i:i + 3]}) == len(keys[i:i + 3]) for i in range(len(keys) - 2))
+
+
+def test_weak_discoveries_say_they_are_a_change_and_come_last(library) -> None:  # type: ignore[no-untyped-def]
+    conn, ids, labels = library
+    style = dict(zip(ids, labels, strict=True))
+    picks = _engine(conn).for_you(36, adventurousness=1.0, now=NOW)
+    found = [p for p in picks if p.kind == "discovery"]
+    best = max(p.score for p in found)
+    weak = [p for p in found if p.score < 0.3 * best and "often played" not in p.why]
+    assert weak, "the library is too small for 36 good picks: some only fill the list"
+    assert all(p.why.endswith("something different from what you usually play") for p in weak)
+    assert not any("something different" in p.why for p in found if p.score >= 0.3 * best)
+    # The history is jazz and rock: the change is the other styles, at the end of the queue
+    # (smoothing may swap the borderline ones within its window). The favourites and
+    # rediscoveries are spread over the good part, not pushed among the fillers.
+    assert {style[p.track_id] for p in weak} <= {2, 3}
+    at = {p.track_id: i for i, p in enumerate(picks)}
+    first_weak = min(at[p.track_id] for p in weak)
+    assert max(i for i, p in enumerate(picks) if p not in weak) - first_weak < SMOOTH_WINDOW
+    assert all(at[p.track_id] < first_weak for p in picks if p.kind != "discovery")
