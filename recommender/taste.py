@@ -345,7 +345,7 @@ class TasteModel(PlayEncoder):
                         if k in n.lower()), None)
             if idx is None or abs(z[idx]) <= 0.5:
                 continue
-            if low == "slow" and not self._steady_beat(vector):
+            if keys[0] == "tempo_bpm" and not self._steady_beat(vector):
                 continue  # its tempo is a guess: neither slow nor fast
             words.append(low if z[idx] < 0 else high)
         return ", ".join(words)

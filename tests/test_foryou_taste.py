@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -27,6 +28,7 @@ from player.models import Play, TrackId
 from recommender.engine import Engine
 from recommender.picks import Pick
 from recommender.taste import TasteModel, model_path_for, taste_data, train_or_update
+from recommender.taste_data import Context
 from tests.reco_helpers import store_simulated
 from tests.taste_sim import SimLibrary, finish_probability, make_library, simulate_plays
 from ui.cli import run
@@ -170,3 +172,19 @@ def _cli_version() -> int:
     from recommender.engine import default_features_version
 
     return default_features_version()
+
+
+def test_the_reason_calls_no_track_without_a_steady_beat_slow_or_fast(world: World) -> None:
+    model = world.model
+    names = list(model.feature_names)
+    tempo, confidence = names.index("tempo_bpm"), names.index("tempo_confidence")
+    vectors = {t: np.asarray(v, np.float64) for t, v in world.lib.features.items()}
+    # A track whose tempo stands out (fast or slow) for the model, with a steady beat.
+    _, vector = max(vectors.items(), key=lambda kv: abs(float(model._audio(kv[1])[tempo])))
+    steady = vector.copy()
+    steady[confidence] = 0.6
+    beatless = vector.copy()
+    beatless[confidence] = 0.02
+    said = model.explain(steady, None, Context(world.evening))
+    assert re.search(r"\b(slow|fast)\b", said), said
+    assert not re.search(r"\b(slow|fast)\b", model.explain(beatless, None, Context(world.evening)))
