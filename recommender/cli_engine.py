@@ -110,7 +110,9 @@ def _resolve(source: SqliteLibrarySource, refs: Sequence[str]) -> list[TrackId] 
     return ids
 
 
-def _print_picks(engine: Engine, picks: list[Pick], as_json: bool) -> None:
+def _print_picks(engine: Engine, picks: list[Pick], as_json: bool, by_kind: bool = False) -> None:
+    """Print picks as text or JSON. by_kind: the text shows each pick's kind (For you:
+    a favourite's score and a discovery's are on different scales), not its score."""
     rows: list[dict[str, Any]] = []
     for p in picks:
         t = engine.track(p.track_id)
@@ -127,7 +129,8 @@ def _print_picks(engine: Engine, picks: list[Pick], as_json: bool) -> None:
         return
     for i, r in enumerate(rows, start=1):
         who = _plain(r["artist"]) or "unknown artist"
-        print(f"{i:>3}. {who} \u2014 {_plain(r['title'])}  [{r['id']}]  {r['score']:.2f}")
+        mark = r["kind"] if by_kind else f"{r['score']:.2f}"
+        print(f"{i:>3}. {who} \u2014 {_plain(r['title'])}  [{r['id']}]  {mark}")
         print(f"     {_plain(r['why'])}")
 
 
@@ -151,7 +154,7 @@ def cmd_foryou(args: argparse.Namespace) -> int:
     except BadLike as exc:
         print(f"timbre: {exc}", file=sys.stderr)
         return 2
-    _print_picks(engine, picks, args.json)
+    _print_picks(engine, picks, args.json, by_kind=True)
     if not args.json and not args.like and picks and all(p.kind == "start" for p in picks):
         print("(no listening history yet: say what you like with --like genre:NAME, "
               "--like artist:NAME or --like mood:calm)", file=sys.stderr)

@@ -79,6 +79,12 @@ def test_like_and_not_this_are_stored(library, capsys) -> None:  # type: ignore[
     # The liked track now leads For you's reasons.
     out = _json(capsys, ["foryou", "-n", "10", "--json"])
     assert any(o["id"] == ids[4] and o["why"] == "you liked it" for o in out)
+    # As text, each pick shows its kind: a favourite's score and a discovery's are on
+    # different scales.
+    assert run(["foryou", "-n", "10"]) == 0
+    heads = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("     ")]
+    assert len(heads) == len(out)
+    assert all(line.rsplit("  ", 1)[1] == o["kind"] for line, o in zip(heads, out, strict=True))
     assert any("you liked \u201cjazz song 4\u201d" in str(o["why"]) for o in out)
 
 
