@@ -11,7 +11,7 @@ import numpy as np
 
 from player.models import Track, TrackId
 from recommender.collaborative import CoListening
-from recommender.similarity import ContentSimilarity, normalise_text
+from recommender.similarity import DUPLICATE_AUDIO_SIM, ContentSimilarity, normalise_text
 from recommender.source import (
     DESCRIPTOR_NAMES,
     LESS_LIKE_THIS,
@@ -184,8 +184,9 @@ def select(
     cap = artist_cap or max(2, math.ceil((n + start) / 4))
     blocked = set(chosen) | {int(s) for s in seeds}
     pending = [int(r) for r in ranked if int(r) not in blocked and not snap.banned_[int(r)]]
+    same_song = _SameSong(sim, pending)
     for other in (*seeds, *chosen):
-        pending = _drop_duplicates(sim, pending, int(other))
+        pending = same_song.drop(pending, int(other))
     album_count: dict[str, int] = {}
     for c in chosen:
         album_count[album_key[c]] = album_count.get(album_key[c], 0) + 1
@@ -202,9 +203,17 @@ def select(
     while len(chosen) - start < n and pending:
         first: int | None = None
         pick: int | None = None
-        for i, row in enumerate(pending):
+        i = 0
+        while i < len(pending):
+            row = pending[i]
+            # The same song as one picked here: checked when reached, not over the whole
+            # pool after every pick (a few candidates are looked at per pick).
+            if len(chosen) > start and same_song.any_same(row, chosen[start:]):
+                pending.pop(i)
+                continue
             album = album_key[row]
             if album and album in seed_albums and album_count.get(album, 0) >= album_cap:
+                i += 1
                 continue
             if first is None:
                 first = i
@@ -215,6 +224,7 @@ def select(
             if spaced(row):
                 pick = i
                 break
+            i += 1
         if pick is None:
             pick = first
         if pick is None:
@@ -222,7 +232,6 @@ def select(
         row = pending.pop(pick)
         chosen.append(row)
         album_count[album_key[row]] = album_count.get(album_key[row], 0) + 1
-        pending = _drop_duplicates(sim, pending, row)
     chosen[start:] = space_artists(chosen[start:], artist_key, artist_gap, chosen[:start])
     return chosen
 
@@ -242,19 +251,58 @@ def space_artists(rows: Sequence[int], keys: Sequence[str], gap: int = 3,
     return out
 
 
-def _drop_duplicates(sim: ContentSimilarity, rows: list[int], of: int) -> list[int]:
-    """Return rows without those that are the same song as row `of` (vectorised)."""
-    if not rows:
-        return rows
-    key = sim.dup_keys_[of]
-    same = np.zeros(len(rows), bool)
-    idx = np.asarray(rows, np.int64)
-    if key:
-        for i in np.flatnonzero(sim.dup_hash_[idx] == sim.dup_hash_[of]):
-            same[i] = sim.dup_keys_[rows[i]] == key
-    if sim.has_audio_[of]:
-        same |= sim.sounds_the_same(idx, of)
-    return [r for r, dup in zip(rows, same, strict=True) if not dup]
+class _SameSong:
+    """Which of a pool of candidates are the same song as a given row (same title and
+    artist, or near-identical sound), with the pool's sound read once: select asks once
+    per pick, and converting the float16 rows each time cost more than the search."""
+
+    PAIRWISE_MAX = 1024  # up to this many candidates, all their cosines at once
+
+    def __init__(self, sim: ContentSimilarity, pool: Sequence[int]) -> None:
+        self.sim = sim
+        self.at = {r: i for i, r in enumerate(pool)}
+        idx = np.asarray(pool, np.int64)
+        self.hash = sim.dup_hash_[idx]
+        self.audio = sim.has_audio_[idx]
+        self.rec = sim.recording_[idx].astype(np.float32)
+        self._pairs: np.ndarray | None = None
+
+    def _cosines(self, of: int, pos: np.ndarray) -> np.ndarray:
+        """Return the sound cosine of row `of` with the pool rows at pos."""
+        j = self.at.get(of)
+        if j is None:  # a seed or an earlier pick, not a candidate
+            return self.rec[pos] @ self.sim.recording_[of].astype(np.float32)
+        if len(self.at) <= self.PAIRWISE_MAX:
+            if self._pairs is None:
+                self._pairs = self.rec @ self.rec.T
+            return self._pairs[j, pos]
+        return self.rec[pos] @ self.rec[j]
+
+    def any_same(self, row: int, others: Sequence[int]) -> bool:
+        """Whether pool row `row` is the same song as any of others (pool rows too)."""
+        sim = self.sim
+        key = sim.dup_keys_[row]
+        if key and any(sim.dup_keys_[o] == key for o in others):
+            return True
+        if not self.audio[self.at[row]]:
+            return False
+        pos = np.fromiter((self.at[o] for o in others), np.int64, len(others))
+        return bool(((self._cosines(row, pos) >= DUPLICATE_AUDIO_SIM) & self.audio[pos]).any())
+
+    def drop(self, rows: list[int], of: int) -> list[int]:
+        """Return rows (all from the pool) without those that are the same song as `of`."""
+        if not rows:
+            return rows
+        sim = self.sim
+        pos = np.fromiter((self.at[r] for r in rows), np.int64, len(rows))
+        same = np.zeros(len(rows), bool)
+        key = sim.dup_keys_[of]
+        if key:
+            for i in np.flatnonzero(self.hash[pos] == sim.dup_hash_[of]):
+                same[i] = sim.dup_keys_[rows[i]] == key
+        if sim.has_audio_[of]:
+            same |= (self._cosines(of, pos) >= DUPLICATE_AUDIO_SIM) & self.audio[pos]
+        return [r for r, dup in zip(rows, same, strict=True) if not dup]
 
 
 def _camelot(key: float, mode: float) -> float | None:

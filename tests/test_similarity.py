@@ -135,6 +135,22 @@ def test_never_the_seed_nor_its_duplicates_and_albums_capped(db_path: Path) -> N
     assert all(artists[i] != artists[i + 1] for i in range(len(artists) - 1))
 
 
+def test_two_copies_of_one_recording_are_never_both_picked(db_path: Path) -> None:
+    conn = connect(db_path)
+    rng = np.random.default_rng(8)
+    centre = rng.normal(0, 1, DIM)
+    ids = add_tracks(conn, [{"title": f"Song {i}", "artist": f"Artist {i}", "genres": ["jazz"],
+                             "path": f"/m/{i}.flac"} for i in range(16)])
+    vecs = {tid: centre + rng.normal(0, 0.3, DIM) for tid in ids}
+    # Tracks 1 and 2: one recording in two files under different titles and artists (no
+    # tag gives them away), and the closest to the seed: both would lead the list.
+    vecs[ids[1]] = vecs[ids[0]] + rng.normal(0, 0.12, DIM)
+    vecs[ids[2]] = vecs[ids[1]] + 1e-4
+    add_features(conn, vecs)
+    got = [p.track_id for p in _engine(conn).similar([ids[0]], 10)]
+    assert len(got) == 10 and (ids[1] in got) != (ids[2] in got)
+
+
 def test_reasons_name_what_the_tracks_really_share(db_path: Path) -> None:
     conn = connect(db_path)
     ids, labels = standard_library(conn, per_style=8)
