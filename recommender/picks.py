@@ -256,8 +256,6 @@ class _SameSong:
     artist, or near-identical sound), with the pool's sound read once: select asks once
     per pick, and converting the float16 rows each time cost more than the search."""
 
-    PAIRWISE_MAX = 1024  # up to this many candidates, all their cosines at once
-
     def __init__(self, sim: ContentSimilarity, pool: Sequence[int]) -> None:
         self.sim = sim
         self.at = {r: i for i, r in enumerate(pool)}
@@ -265,18 +263,12 @@ class _SameSong:
         self.hash = sim.dup_hash_[idx]
         self.audio = sim.has_audio_[idx]
         self.rec = sim.recording_[idx].astype(np.float32)
-        self._pairs: np.ndarray | None = None
 
     def _cosines(self, of: int, pos: np.ndarray) -> np.ndarray:
         """Return the sound cosine of row `of` with the pool rows at pos."""
         j = self.at.get(of)
-        if j is None:  # a seed or an earlier pick, not a candidate
-            return self.rec[pos] @ self.sim.recording_[of].astype(np.float32)
-        if len(self.at) <= self.PAIRWISE_MAX:
-            if self._pairs is None:
-                self._pairs = self.rec @ self.rec.T
-            return self._pairs[j, pos]
-        return self.rec[pos] @ self.rec[j]
+        v = self.rec[j] if j is not None else self.sim.recording_[of].astype(np.float32)
+        return self.rec[pos] @ v
 
     def any_same(self, row: int, others: Sequence[int]) -> bool:
         """Whether pool row `row` is the same song as any of others (pool rows too)."""
