@@ -18,7 +18,7 @@ from player.db import connect, transaction
 from player.history import record_play
 from player.models import Play, TrackId
 from ui.browse_models import AlbumListModel, HistoryModel, NameListModel
-from ui.models import SORT_ROLE, TRACK_ID_ROLE, TrackTableModel
+from ui.models import SORT_ROLE, TRACK_ID_ROLE, TrackTableModel, format_when
 from ui.queue_model import QueueModel
 
 WARN = QAbstractItemModelTester.FailureReportingMode.Warning
@@ -172,3 +172,15 @@ def test_drop_moves_put_the_dragged_rows_before_the_drop_row(rows: list[int],
     rest = [c for i, c in enumerate("abcdef") if i not in rows]
     before = sum(1 for i in range(min(to_row, 6)) if i not in rows)
     assert items == rest[:before] + dragged + rest[before:]
+
+
+def test_times_keep_the_hour_while_the_day_is_near() -> None:
+    def at(day: int, hour: int, minute: int = 0) -> float:  # local time, 2026-11-<day>
+        return time.mktime((2026, 11, day, hour, minute, 0, 0, 0, -1))
+    now = at(28, 0, 30)  # just after midnight
+    assert format_when(at(28, 0, 10), now) == "today 00:10"
+    assert format_when(at(27, 23, 5), now) == "yesterday 23:05"  # 85 minutes ago
+    assert format_when(at(27, 8, 0), now) == "yesterday 08:00"
+    assert format_when(at(24, 9, 30), now) == time.strftime("%a 09:30", time.localtime(at(24, 9)))
+    assert format_when(at(2, 12, 0), now) == "2026-11-02"
+    assert format_when(None, now) == ""

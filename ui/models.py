@@ -70,7 +70,9 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_when(ts: float | None, now: float | None = None) -> str:
-    """Return a short human time: 'today 14:02', 'yesterday', '3 days ago', '2025-03-01'."""
+    """Return a short human time: 'today 14:02', 'yesterday 23:05', 'Tue 09:30' (within a
+    week), '2025-03-01'. The time of day stays while the day is near: the history lists
+    several plays a day."""
     if ts is None:
         return ""
     now = time.time() if now is None else now
@@ -79,9 +81,9 @@ def format_when(ts: float | None, now: float | None = None) -> str:
     if days <= 0:
         return time.strftime("today %H:%M", local)
     if days == 1:
-        return "yesterday"
+        return time.strftime("yesterday %H:%M", local)
     if days < 7:
-        return f"{days} days ago"
+        return time.strftime("%a %H:%M", local)
     return time.strftime("%Y-%m-%d", local)
 
 
