@@ -7,6 +7,8 @@ player/ and hands it to the engine, which itself never sees SQL.
 from __future__ import annotations
 
 import argparse
+import difflib
+import json
 import sqlite3
 import sys
 import unicodedata
@@ -28,6 +30,7 @@ from player.models import TrackId
 from recommender.engine import Engine, default_features_version
 from recommender.foryou import BadLike
 from recommender.picks import Pick
+from recommender.similarity import normalise_text
 from recommender.taste import TasteModel, model_path_for
 
 
@@ -199,6 +202,7 @@ def cmd_ban(args: argparse.Namespace) -> int:
                 print(f"timbre: {exc}", file=sys.stderr)
                 return 2
             print(f"Banned the artist {_plain(name)}: never recommended again.")
+            _warn_unknown_artist(conn, args.artist)
         return 0
     tid = _one_track(conn, args.track)
     if tid is None:
@@ -210,6 +214,26 @@ def cmd_ban(args: argparse.Namespace) -> int:
         fb.ban_track(conn, tid)
         print(f"Banned track {tid}: never recommended again.")
     return 0
+
+
+def _warn_unknown_artist(conn: sqlite3.Connection, name: str) -> None:
+    """Say so on stderr when no library track is by the banned artist (a typo bans
+    nothing today), with the library's closest artist names."""
+    names: dict[str, str] = {}  # normalised -> as tagged
+    for artist, albumartist, artists in conn.execute(
+            "SELECT DISTINCT artist, albumartist, artists FROM tracks WHERE missing = 0"):
+        listed = json.loads(artists) if artists else []
+        for full in [artist or "", albumartist or "", *(a for a in listed if isinstance(a, str))]:
+            for part in full.split(";"):
+                if key := normalise_text(part):
+                    names.setdefault(key, part.strip())
+    wanted = normalise_text(name)
+    if wanted in names:
+        return
+    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(_plain(names[c]) for c in close)}?" if close else ""
+    print(f"note: no track in the library is by {_plain(name)} yet (the ban holds for tracks "
+          f"added later){hint}", file=sys.stderr)
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:

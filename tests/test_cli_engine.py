@@ -55,8 +55,15 @@ def test_ban_artist_and_track_then_foryou(library, capsys) -> None:  # type: ign
     conn, ids, _ = library
     plays(conn, [(ids[k], 1.7e9 - d * DAY + k * 300, False) for d in range(5) for k in range(3)])
     assert run(["ban", "--artist", "Jazz Artist 1"]) == 0
+    assert capsys.readouterr().err == ""  # a library artist: nothing to warn about
     assert run(["ban", str(ids[2])]) == 0
     assert run(["ban"]) == 2  # neither a track nor an artist
+    capsys.readouterr()
+    # A typo bans nothing today: it is stored (tracks may come) and said, with a guess.
+    assert run(["ban", "--artist", "Jaz Artist 3"]) == 0
+    said = capsys.readouterr().err
+    assert "no track in the library is by Jaz Artist 3" in said and "Jazz Artist 3" in said
+    assert run(["ban", "--artist", "Jaz Artist 3", "--undo"]) == 0
     capsys.readouterr()
     out = _json(capsys, ["foryou", "-n", "25", "--json", "--adventurous", "0.8"])
     assert out
