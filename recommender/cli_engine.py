@@ -29,7 +29,7 @@ from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender.engine import Engine, default_features_version
 from recommender.foryou import BadLike
-from recommender.picks import Pick
+from recommender.picks import Pick, credited_artists
 from recommender.similarity import normalise_text
 from recommender.taste import TasteModel, model_path_for
 
@@ -222,11 +222,9 @@ def _warn_unknown_artist(conn: sqlite3.Connection, name: str) -> None:
     names: dict[str, str] = {}  # normalised -> as tagged
     for artist, albumartist, artists in conn.execute(
             "SELECT DISTINCT artist, albumartist, artists FROM tracks WHERE missing = 0"):
-        listed = json.loads(artists) if artists else []
-        for full in [artist or "", albumartist or "", *(a for a in listed if isinstance(a, str))]:
-            for part in full.split(";"):
-                if key := normalise_text(part):
-                    names.setdefault(key, part.strip())
+        listed = [a for a in (json.loads(artists) if artists else []) if isinstance(a, str)]
+        for part in credited_artists(artist, albumartist, listed):
+            names.setdefault(normalise_text(part), part)
     wanted = normalise_text(name)
     if wanted in names:
         return

@@ -109,6 +109,14 @@ class Snapshot:
         return out
 
 
+def credited_artists(artist: str | None, albumartist: str | None,
+                     artists: Sequence[str] = ()) -> list[str]:
+    """Return every artist name a track credits (artist, album artist, the artists list,
+    "A; B" split), as tagged: what an artist ban matches, once normalised."""
+    names = [artist or "", albumartist or "", *artists]
+    return [part.strip() for name in names for part in name.split(";") if part.strip()]
+
+
 def banned_mask(sim: ContentSimilarity, bans: Bans) -> np.ndarray:
     """Return True for every row that is banned, by id or by any of its artists."""
     mask = np.zeros(len(sim), bool)
@@ -118,10 +126,8 @@ def banned_mask(sim: ContentSimilarity, bans: Bans) -> np.ndarray:
     if bans.artists:
         banned = {normalise_text(a) for a in bans.artists}
         for row, t in enumerate(sim.tracks_):
-            if t is None:
-                continue
-            names = [t.artist or "", t.albumartist or "", *t.artists]
-            if any(normalise_text(p) in banned for name in names for p in name.split(";")):
+            if t is not None and any(normalise_text(name) in banned for name in
+                                     credited_artists(t.artist, t.albumartist, t.artists)):
                 mask[row] = True
     return mask
 

@@ -3,12 +3,13 @@
 Audio vectors are standardised per column (as the normal quantiles of their ranks in
 the library), then each group (timbre, harmony, rhythm, texture, loudness) is scaled so
 that it carries its weight whatever its number of columns, and rows are made unit length:
-the dot product is then a cosine where no group drowns the others. When the library's genre tags teach it something, learned directions
-join this sound space (recommender.metric). Metadata (genres, artists, album artist,
-composer, era) is a sparse unit-length bag of tokens. Each pair is compared in the spaces
-both tracks have, so un-analysed tracks are compared by their tags and untagged tracks by
-their sound. Search is a brute-force float32 matrix-vector product with argpartition: no
-tracks x tracks matrix is ever built.
+the dot product is then a cosine where no group drowns the others. When the library's
+genre tags teach it something, learned directions join this sound space
+(recommender.metric). Metadata (genres, artists, album artist, composer, era) is a sparse
+unit-length bag of tokens. Each pair is compared in the spaces both tracks have, so
+un-analysed tracks are compared by their tags and untagged tracks by their sound. Search
+is a brute-force float32 matrix-vector product with argpartition: no tracks x tracks
+matrix is ever built.
 """
 
 from __future__ import annotations
