@@ -8,6 +8,8 @@ that neighbours exist; artists, albums, genres, years; a listening history in se
 behind the LibrarySource interface, then measures in one run:
 - Play similar, ms per query (through the engine: scoring, filters, reasons), and the
   bare numpy brute-force top-k over the same float32 matrix as the baseline;
+- how often Play similar's list on the coarse index (a large library is ranked on the
+  sound's main directions, the best rows then scored exactly) is the exact search's;
 - the same at --big tracks (1,000,000 by default; 0 skips it);
 - For you (20 tracks), ms per queue;
 - fitting the collaborative model on the plays, seconds;
@@ -167,6 +169,23 @@ def bench_similar(engine: Engine, ids: np.ndarray, queries: int,
     return float(np.median(ours)) * 1000, float(np.median(bare)) * 1000
 
 
+def coarse_agreement(engine: Engine, ids: np.ndarray, queries: int,
+                     rng: np.random.Generator) -> tuple[int, int]:
+    """Return (queries, Play similar lists identical to the exact search's: same tracks,
+    same order, same reasons)."""
+    sim = engine.snapshot().sim
+    seeds = [TrackId(int(s)) for s in rng.choice(ids, queries)]
+    on_coarse = [engine.similar([s], 10) for s in seeds]
+    saved, sim.coarse_ = sim.coarse_, None  # the same index, searched exactly
+    try:
+        exact = [engine.similar([s], 10) for s in seeds]
+    finally:
+        sim.coarse_ = saved
+    same = sum([(p.track_id, p.why) for p in a] == [(p.track_id, p.why) for p in b]
+               for a, b in zip(on_coarse, exact, strict=True))
+    return queries, same
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=100_000)
@@ -207,6 +226,11 @@ def main() -> None:
     sim_ms, base_ms = bench_similar(engine, source.ids, args.queries, rng)
     print(f"Play similar @ {args.tracks:,}: {sim_ms:.2f} ms/query (engine, with filters and "
           f"reasons); numpy brute-force baseline {base_ms:.2f} ms/query (medians, interleaved)")
+    if sim.coarse_ is not None:
+        asked, same = coarse_agreement(engine, source.ids, args.queries, rng)
+        print(f"  coarse index: {sim.coarse_.shape[1]} of {sim.audio_.shape[1]} dimensions "
+              f"({sim.coarse_energy_:.0%} of the sound's energy); lists identical to the exact "
+              f"search in {same}/{asked} queries")
 
     n_fy = 10
     engine.for_you(20)
@@ -228,6 +252,8 @@ def main() -> None:
         big_ms, base_big = bench_similar(engine, big.ids, min(args.queries, 50), rng)
         print(f"Play similar @ {args.big:,}: {big_ms:.1f} ms/query (engine; built in {fit_big:.0f} s, "
               f"memory {rss_mb() - before:.0f} MB); numpy brute-force baseline {base_big:.1f} ms/query")
+        asked, same = coarse_agreement(engine, big.ids, min(args.queries, 50), rng)
+        print(f"  lists identical to the exact search in {same}/{asked} queries")
 
 if __name__ == "__main__":
     main()

@@ -533,7 +533,7 @@ def cold_start(snap: Snapshot, n: int, groups: list[tuple[str, np.ndarray]]) -> 
         per = np.clip(sim.seed_scores(seeds), 0, None)
         s = per.max(axis=1)
         s[rows] = np.maximum(s[rows], 1.0)  # a direct match is what was asked for
-        s = np.where(s > 0, s * snap.penalty_, s) if snap.has_feedback_ else s
+        snap.penalise(s)
         better = s > score
         score[better] = s[better]
         label_of[better] = gi

@@ -58,7 +58,7 @@ class Snapshot:
     features: FeatureMatrix = field(default_factory=lambda: FeatureMatrix.empty(0))
     banned_: np.ndarray = field(init=False)
     penalty_: np.ndarray = field(init=False)
-    has_feedback_: bool = field(init=False)
+    penalised_: np.ndarray = field(init=False)  # the rows with a penalty (few)
     cf_rows_: np.ndarray = field(init=False)
     log_rows_: np.ndarray = field(init=False)
     # Derived from the history, dropped whenever plays are added (see foryou.taste).
@@ -78,7 +78,15 @@ class Snapshot:
         """Recompute the ban mask and the feedback penalties."""
         self.banned_ = banned_mask(self.sim, self.bans)
         self.penalty_ = feedback_penalty(self.sim, self.feedback)
-        self.has_feedback_ = bool(self.feedback)
+        self.penalised_ = np.flatnonzero(self.penalty_ != 1.0)
+
+    def penalise(self, score: np.ndarray) -> np.ndarray:
+        """Lower the positive scores of the penalised rows, in place; return score."""
+        rows = self.penalised_
+        if rows.size:
+            s = score[rows]
+            score[rows] = np.where(s > 0, s * self.penalty_[rows], s)
+        return score
 
     def track(self, row: int) -> Track | None:
         """Return the track of a content row."""

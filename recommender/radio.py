@@ -13,6 +13,7 @@ from recommender.source import PlayLog
 
 CF_WEIGHT = 0.35  # how much co-listening moves a content score (both are scaled to ~[0, 1])
 POOL = 8  # candidates examined per pick wanted
+SHORTLIST = 2  # rows scored exactly per candidate examined (others: a coarse estimate)
 STEER = 30  # the most recent plays that steer a radio (older ones have faded anyway)
 
 
@@ -43,7 +44,9 @@ def similar(
         return []
     rows = np.asarray([r for r, _ in weighted], np.int64)
     w = np.asarray([wt for _, wt in weighted], np.float32)
-    per = sim.seed_scores(rows)  # (n_tracks, k)
+    wanted = POOL * n + 50  # the candidates select() examines
+    # (n_tracks, k): exact at least on each seed's best rows, many more than are wanted
+    per = sim.seed_scores(rows, shortlist=SHORTLIST * wanted)
     pos, neg = w > 0, w < 0
     if not pos.any():  # nothing to go towards
         return []
@@ -66,13 +69,12 @@ def similar(
         uniq, first = np.unique(reach[order], return_index=True)
         boost = np.maximum.reduceat(values, first)
         score[uniq] += np.float32(CF_WEIGHT) * boost
-    if snap.has_feedback_:
-        score = np.where(score > 0, score * snap.penalty_, score)
+    snap.penalise(score)
     exclude = snap.banned_.copy()
     exclude[rows] = True
     if len(avoid):
         exclude[np.asarray(avoid, np.int64)] = True
-    ranked = sim.top(score, POOL * n + 50, exclude)
+    ranked = sim.top(score, wanted, exclude)
     start = [int(r) for r in recent]
     chosen = select(snap, ranked, n, scores=score, seeds=[*seeds, *avoid], chosen=list(start))[len(start):]
 

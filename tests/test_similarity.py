@@ -93,6 +93,66 @@ def test_group_weights_decide_what_similar_means() -> None:
     assert rhythm_first.fit([], fm).similar(0, 1)[0] == 2
 
 
+def test_top_k_is_exactly_the_k_best_whatever_the_scores() -> None:
+    # top() reads a sample to skip most rows; its answer must be a full sort's.
+    rng = np.random.default_rng(4)
+    sim = ContentSimilarity(groups=GROUPS)
+    for n, k, excluded in [(100_000, 130, 0.0), (100_000, 10, 0.3), (100_000, 500, 0.7),
+                           (50_000, 20, 0.0), (300, 50, 0.1), (2_000, 2_000, 0.0)]:
+        scores = rng.normal(0, 1, n).astype(np.float32)
+        scores[: n // 3] = np.round(scores[: n // 3], 1)  # long runs of equal scores
+        scores[rng.random(n) < 0.02] = -1.0  # tracks with nothing to compare
+        # The best scores all in the rows the sample skips (every 64th row is read).
+        skipped = np.flatnonzero(np.arange(n) % 64 != 0)[: k // 2]
+        scores[skipped] = 5.0 + rng.random(skipped.size)
+        if excluded == 0.3:  # or all in the rows it reads, so that too few pass its threshold
+            scores[::64] = 10.0 + rng.random(scores[::64].size)
+        exclude = rng.random(n) < excluded
+        got = sim.top(scores, k, exclude)
+        allowed = np.where(exclude, -np.inf, scores)
+        want = np.sort(allowed[allowed > -np.inf])[::-1][:k]
+        assert np.array_equal(scores[got], want), (n, k, excluded)
+        assert not exclude[got].any() and np.unique(got).size == got.size
+
+
+def test_a_large_library_is_ranked_coarsely_then_exactly() -> None:
+    # Past coarse_min_rows, Play similar ranks on the sound's main directions and scores
+    # the best rows exactly: its top must be the exact search's, with the exact scores.
+    rng = np.random.default_rng(6)
+    n, dim = 6000, 40
+    # Correlated columns, as analysed features are: 40 of them driven by 10 hidden ones.
+    hidden = rng.normal(0, 1, (60, 10))[rng.integers(0, 60, n)] + rng.normal(0, 0.5, (n, 10))
+    x = hidden @ rng.normal(0, 1, (10, dim)) + rng.normal(0, 0.8, (n, dim))
+    groups = {"timbre": tuple(range(20)), "harmony": tuple(range(20, 40))}
+    fm = FeatureMatrix(1, np.arange(1, n + 1, dtype=np.int64), x.astype(np.float32),
+                       np.full((n, 8), np.nan, np.float32))
+    coarse = ContentSimilarity(groups=groups, coarse_dims=12, coarse_min_rows=1000).fit([], fm)
+    exact = ContentSimilarity(groups=groups, coarse_min_rows=n + 1).fit([], fm)
+    assert coarse.coarse_ is not None and coarse.coarse_.shape == (n, 12)
+    assert exact.coarse_ is None
+    assert 0.2 < coarse.coarse_energy_ < 0.95  # an estimate, not a copy
+    for seed in rng.choice(n, 40, replace=False):
+        approx = coarse.seed_scores([seed], shortlist=100)[:, 0]
+        full = exact.seed_scores([seed])[:, 0]
+        assert np.array_equal(coarse.top(approx, 40), exact.top(full, 40))  # the ranking...
+        best = exact.top(full, 40)
+        assert np.allclose(approx[best], full[best], atol=1e-5)  # ...and its scores
+        assert np.abs(approx - full).max() > 1e-3  # the other rows are only estimated
+    assert np.array_equal(coarse.seed_scores([3])[:, 0], exact.seed_scores([3])[:, 0])
+
+
+def test_play_similar_on_the_coarse_index_blends_tags_as_the_exact_one(db_path: Path) -> None:
+    conn = connect(db_path)
+    ids, _ = standard_library(conn, per_style=10)
+    coarse = _engine(conn, coarse_dims=4, coarse_min_rows=1)
+    exact = _engine(conn, coarse_min_rows=10**9)
+    assert coarse.snapshot().sim.coarse_ is not None and exact.snapshot().sim.coarse_ is None
+    for seed in ids[::5]:
+        got, want = coarse.similar([seed], 8), exact.similar([seed], 8)
+        assert [(p.track_id, p.why) for p in got] == [(p.track_id, p.why) for p in want]
+        assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
+
+
 def test_no_group_drowns_the_others() -> None:
     rng = np.random.default_rng(1)
     base = rng.normal(0, 1, (81, DIM)).astype(np.float32)
