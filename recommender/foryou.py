@@ -19,7 +19,7 @@ import numpy as np
 from player.models import TrackId
 from recommender.collaborative import DAY_S
 from recommender.explain import daypart, describe, played_suffix, similar_reason, times, when
-from recommender.picks import Pick, Snapshot, select, smooth_order, spaced_artist_cap
+from recommender.picks import WEAK_PICK, Pick, Snapshot, select, smooth_order, spaced_artist_cap
 from recommender.similarity import normalise_text
 from recommender.source import DESCRIPTOR_NAMES
 
@@ -291,9 +291,6 @@ def _choose(snap: Snapshot, pools: dict[str, np.ndarray], scores: dict[str, np.n
     return kinds
 
 
-WEAK_PICK = 0.3  # a pick scoring under 30% of its kind's best only filled the list
-
-
 def _interleave(kinds: dict[int, str], scores: dict[str, np.ndarray]
                 ) -> tuple[list[int], dict[int, float]]:
     """Return the picks in rank order, and each pick's strength within its kind (its score
@@ -301,7 +298,8 @@ def _interleave(kinds: dict[int, str], scores: dict[str, np.ndarray]
 
     The kinds are spread through the list in proportion, each best first, so favourites,
     rediscoveries and discoveries alternate from the start; the weak picks (under
-    WEAK_PICK) that only filled the list come after all the others, strongest first.
+    WEAK_PICK of their kind's best) that only filled the list come after all the others,
+    strongest first.
     """
     strength: dict[int, float] = {}
     for kind in set(kinds.values()):

@@ -163,6 +163,9 @@ def feedback_penalty(sim: ContentSimilarity, events: Sequence[FeedbackEvent]) ->
     return factor
 
 
+WEAK_PICK = 0.3  # a pick scoring under 30% of the best one only filled the list
+
+
 def spaced_artist_cap(n: int, gap: int = 3) -> int:
     """Return how many of n picks one artist may have when it recurs once in gap: every
     slot spacing allows (at least 2)."""
@@ -246,20 +249,33 @@ def select(
         row = pending.pop(pick)
         chosen.append(row)
         album_count[album_key[row]] = album_count.get(album_key[row], 0) + 1
-    chosen[start:] = space_artists(chosen[start:], artist_key, artist_gap, chosen[:start])
+    chosen[start:] = space_artists(chosen[start:], artist_key, artist_gap, chosen[:start],
+                                   scores=scores)
     return chosen
 
 
 def space_artists(rows: Sequence[int], keys: Sequence[str], gap: int = 3,
-                  before: Sequence[int] = ()) -> list[int]:
+                  before: Sequence[int] = (), *, scores: np.ndarray | None = None) -> list[int]:
     """Reorder rows, keeping rank order where possible, so an artist recurs at most once
-    in gap tracks (before: the rows already placed ahead of them)."""
+    in gap tracks (before: the rows already placed ahead of them).
+
+    With scores, spacing moves a row ahead of a real match (at least WEAK_PICK of the best
+    row's score) only when it scores at least half as much: a close track by the same
+    artist comes before a much weaker one. The rows that only fill the list are spaced
+    freely.
+    """
+    top = float(np.max(np.asarray(scores)[np.asarray(rows, np.int64)])) if (
+        scores is not None and len(rows)) else 0.0
     left = list(rows)
     out: list[int] = []
     placed = list(before)
     while left:
         recent = {keys[r] for r in placed[-(gap - 1):]} - {""} if gap > 1 else set()
         i = next((i for i, r in enumerate(left) if keys[r] not in recent), 0)
+        if i and scores is not None and top > 0:
+            ahead = float(scores[left[0]])
+            if ahead >= WEAK_PICK * top and float(scores[left[i]]) < 0.5 * ahead:
+                i = 0
         out.append(left.pop(i))
         placed.append(out[-1])
     return out

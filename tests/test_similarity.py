@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,29 @@ def test_never_the_seed_nor_its_duplicates_and_albums_capped(db_path: Path) -> N
     assert sum(t in ids[3:9] for t in got) <= 2  # at most a few from the seed's album
     artists = [_engine(conn).track(t).artist for t in got]  # type: ignore[union-attr]
     assert all(artists[i] != artists[i + 1] for i in range(len(artists) - 1))
+
+
+def test_spacing_artists_never_puts_a_filler_before_a_real_match(db_path: Path) -> None:
+    # A small library: two tracks by the seed's artist sound like it, nothing else does.
+    # They lead, side by side, rather than behind tracks that only fill the list.
+    conn = connect(db_path)
+    rng = np.random.default_rng(8)
+    near = rng.normal(0, 1, DIM)
+    specs = [{"title": f"Neon {i}", "artist": "Night Circuit", "album": f"Single {i}",
+              "genres": ["electronic"], "path": f"/m/neon{i}.flac"} for i in range(3)]
+    specs += [{"title": f"Far {i}", "artist": f"Band {i % 4}", "album": f"Album {i}",
+               "genres": [["jazz", "folk", "ambient", "rock"][i % 4]], "path": f"/m/far{i}.flac"}
+              for i in range(12)]
+    ids = add_tracks(conn, specs)
+    vecs = {t: near + rng.normal(0, 0.2, DIM) for t in ids[:3]}
+    vecs |= {t: rng.normal(0, 1, DIM) for t in ids[3:]}
+    add_features(conn, vecs)
+    picks = _engine(conn).similar([ids[0]], 8)
+    assert [p.track_id for p in picks[:2]] == [ids[1], ids[2]] or \
+        [p.track_id for p in picks[:2]] == [ids[2], ids[1]]
+    assert all(p.score < 0.3 * picks[1].score for p in picks[2:])  # the rest only fill
+    artists = [_engine(conn).track(p.track_id).artist for p in picks[2:]]  # type: ignore[union-attr]
+    assert all(a != b for a, b in itertools.pairwise(artists))  # and are spaced
 
 
 def test_two_copies_of_one_recording_are_never_both_picked(db_path: Path) -> None:
