@@ -14,6 +14,7 @@ content index. A taste model, when given, learns the new plays with a cheap
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 from collections.abc import Sequence
@@ -86,10 +87,12 @@ class Engine:
         with self._lock:
             rev = self.source.revision()
             snap, old = self._snap, self._rev
-            if snap is None or old is None or rev.tracks != old.tracks or rev.features != old.features \
-                    or rev.last_play_id < old.last_play_id:
+            rebuilt = snap is None or old is None or rev.tracks != old.tracks \
+                or rev.features != old.features or rev.last_play_id < old.last_play_id
+            if rebuilt:
                 snap = self._rebuild()
             else:
+                assert snap is not None and old is not None
                 if rev.last_play_id != old.last_play_id or rev.matched_plays != old.matched_plays:
                     new = self.source.play_log(after_play_id=snap.log.last_play_id)
                     if old.matched_plays + len(new) == rev.matched_plays:
@@ -108,6 +111,8 @@ class Engine:
             if self.taste is not None and (old is None or rev.last_play_id != old.last_play_id):
                 self._update_taste(snap)
             self._snap, self._rev = snap, rev
+            if rebuilt:
+                give_back_memory()
             return snap
 
     def _rebuild(self) -> Snapshot:
@@ -166,6 +171,28 @@ class Engine:
         snap = self.snapshot()
         row = int(snap.sim.rows_of([int(track_id)])[0])
         return snap.track(row) if row >= 0 else None
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system after a rebuild (glibc only; elsewhere nothing).
+
+    Fitting allocates several times the index in temporaries; glibc keeps most of what
+    they freed mapped, and at 100,000 tracks that was 100-160 MB of resident memory the
+    engine no longer used.
+    """
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None)  # this process's own C library
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def _clone(estimator: E) -> E:

@@ -221,7 +221,7 @@ class ContentSimilarity:
         full = np.zeros((n, self.audio_.shape[1]), np.float32)
         full[rows] = self.audio_
         self.audio_ = full
-        self.coarse_, self.coarse_energy_ = self._coarse_index(self.audio_[rows])
+        self.coarse_, self.coarse_energy_ = self._coarse_index(rows)
         self.recording_ = np.zeros((n, recording.shape[1]), np.float16)
         self.recording_[rows] = recording
         self.descriptors_ = np.full((n, len(DESCRIPTOR_NAMES)), np.nan, np.float32)
@@ -275,7 +275,8 @@ class ContentSimilarity:
 
     def _coarse_index(self, analysed: np.ndarray) -> tuple[np.ndarray | None, float]:
         """Return every row's sound in its coarse_dims main directions (None in a small
-        library) and the share of the sound's energy those directions hold.
+        library) and the share of the sound's energy those directions hold; analysed:
+        the rows with a sound.
 
         The directions are those of the analysed rows' second moment, so that dot products
         in them estimate the cosines. Play similar ranks a large library on these (a third
@@ -285,7 +286,7 @@ class ContentSimilarity:
         if analysed.shape[0] < max(self.coarse_min_rows, 1) or dim <= self.coarse_dims:
             return None, 1.0
         step = max(1, analysed.shape[0] // COARSE_SAMPLE)
-        sample = analysed[::step].astype(np.float64)
+        sample = self.audio_[analysed[::step]].astype(np.float64)
         values, vectors = np.linalg.eigh(sample.T @ sample)
         order = np.argsort(values)[::-1][: self.coarse_dims]
         basis = vectors[:, order].astype(np.float32)
