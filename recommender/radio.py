@@ -45,8 +45,10 @@ def similar(
     rows = np.asarray([r for r, _ in weighted], np.int64)
     w = np.asarray([wt for _, wt in weighted], np.float32)
     wanted = POOL * n + 50  # the candidates select() examines
-    # (n_tracks, k): exact at least on each seed's best rows, many more than are wanted
-    per = sim.seed_scores(rows, shortlist=SHORTLIST * wanted)
+    # (n_tracks, k). One seed (Play similar on a track): exact on its best rows, many more
+    # than are wanted, estimated elsewhere. The best of a blend of seeds need not be near
+    # the top of any one of them: several seeds are scored exactly.
+    per = sim.seed_scores(rows, shortlist=SHORTLIST * wanted if rows.size == 1 else 0)
     pos, neg = w > 0, w < 0
     if not pos.any():  # nothing to go towards
         return []

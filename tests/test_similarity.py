@@ -13,7 +13,14 @@ from recommender.engine import Engine
 from recommender.features import FEATURES_VERSION
 from recommender.similarity import ContentSimilarity, gaussian_ranks, normalise_text
 from recommender.source import FeatureMatrix
-from tests.reco_helpers import DIM, GROUPS, add_features, add_tracks, standard_library
+from tests.reco_helpers import (
+    DIM,
+    GROUPS,
+    add_features,
+    add_tracks,
+    clustered_vectors,
+    standard_library,
+)
 
 
 def _engine(conn, **kw) -> Engine:  # type: ignore[no-untyped-def]
@@ -142,16 +149,28 @@ def test_a_large_library_is_ranked_coarsely_then_exactly() -> None:
     assert np.array_equal(coarse.seed_scores([3])[:, 0], exact.seed_scores([3])[:, 0])
 
 
-def test_play_similar_on_the_coarse_index_blends_tags_as_the_exact_one(db_path: Path) -> None:
+def test_play_similar_on_the_coarse_index_gives_the_exact_lists(db_path: Path) -> None:
+    # A library past coarse_min_rows, with tags: one seed is ranked on the coarse index,
+    # several (a radio steered by its plays) exactly; either way the lists are the exact
+    # search's.
     conn = connect(db_path)
-    ids, _ = standard_library(conn, per_style=10)
-    coarse = _engine(conn, coarse_dims=4, coarse_min_rows=1)
+    vecs, labels = clustered_vectors(100, 100, seed=2, spread=0.6)  # past what a shortlist covers
+    ids = add_tracks(conn, [{"title": f"t{i}", "artist": f"Artist {i % 600}", "album": f"Album {i % 1500}",
+                             "genres": [f"g{labels[i] % 7}"], "year": 1960 + i % 50}
+                            for i in range(labels.size)])
+    add_features(conn, dict(zip(ids, vecs, strict=True)))
+    coarse = _engine(conn, coarse_dims=4, coarse_min_rows=1000)
     exact = _engine(conn, coarse_min_rows=10**9)
     assert coarse.snapshot().sim.coarse_ is not None and exact.snapshot().sim.coarse_ is None
-    for seed in ids[::5]:
-        got, want = coarse.similar([seed], 8), exact.similar([seed], 8)
+    for seeds in [[ids[7]], [ids[500]], [ids[1234]], [ids[3], ids[900], ids[5000]], ids[20:90:7]]:
+        got, want = coarse.similar(seeds, 10), exact.similar(seeds, 10)
         assert [(p.track_id, p.why) for p in got] == [(p.track_id, p.why) for p in want]
         assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
+    # The coarse estimate alone ranks otherwise: the exact rescoring makes them equal.
+    sim = coarse.snapshot().sim
+    approx = sim.seed_scores(sim.rows_of([int(ids[7])]))[:, 0]
+    rough = sim._seed_scores(sim.rows_of([int(ids[7])]), np.array([True]), sim.coarse_)[:, 0]
+    assert not np.array_equal(sim.top(approx, 10), sim.top(rough, 10))
 
 
 def test_no_group_drowns_the_others() -> None:
