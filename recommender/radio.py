@@ -44,23 +44,24 @@ def similar(
         return []
     rows = np.asarray([r for r, _ in weighted], np.int64)
     w = np.asarray([wt for _, wt in weighted], np.float32)
-    wanted = POOL * n + 50  # the candidates select() examines
-    # (n_tracks, k). One seed (Play similar on a track): exact on its best rows, many more
-    # than are wanted, estimated elsewhere. The best of a blend of seeds need not be near
-    # the top of any one of them: several seeds are scored exactly.
-    per = sim.seed_scores(rows, shortlist=SHORTLIST * wanted if rows.size == 1 else 0)
     pos, neg = w > 0, w < 0
     if not pos.any():  # nothing to go towards
         return []
+    # Co-listening reaches few tracks: add it where it is, not over the whole library.
+    co_rows, co_val = snap.cf_sparse(rows[pos], w[pos])
+    af_rows, af_val = snap.cf_sparse(rows[pos][-1:], np.ones(1, np.float32), after=True)
+    wanted = POOL * n + 50  # the candidates select() examines
+    # (n_tracks, k). One seed (Play similar on a track): exact on its best rows, many more
+    # than are wanted, and on the rows co-listening lifts; estimated elsewhere. The best
+    # of a blend of seeds need not be near the top of any one: several are scored exactly.
+    per = sim.seed_scores(rows, shortlist=SHORTLIST * wanted if rows.size == 1 else 0,
+                          exact=np.concatenate([co_rows, af_rows]))
     if per.shape[1] == 1:  # Play similar on one track: the scores as they are
         content = per[:, 0]
     else:
         content = (per[:, pos] @ w[pos]) / np.float32(w[pos].sum())
     if neg.any():  # what was skipped pulls its neighbours down
         content -= 0.5 * np.clip(per[:, neg], 0, None).max(axis=1)
-    # Co-listening reaches few tracks: add it where it is, not over the whole library.
-    co_rows, co_val = snap.cf_sparse(rows[pos], w[pos])
-    af_rows, af_val = snap.cf_sparse(rows[pos][-1:], np.ones(1, np.float32), after=True)
     co_val, af_val = _unit(co_val), _unit(af_val)
     score = content.copy()  # per stays as it was: the reasons read it
     if co_rows.size or af_rows.size:

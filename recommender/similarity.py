@@ -324,7 +324,8 @@ class ContentSimilarity:
         return int(self.track_ids_.shape[0])
 
     # -- scoring -------------------------------------------------------------------------
-    def seed_scores(self, rows: Sequence[int] | np.ndarray, shortlist: int = 0) -> np.ndarray:
+    def seed_scores(self, rows: Sequence[int] | np.ndarray, shortlist: int = 0,
+                    exact: np.ndarray | None = None) -> np.ndarray:
         """Return the similarity of every track to each seed row, shape (n, len(rows)).
 
         Each pair is scored in the spaces both tracks have (sound, tags or both), in
@@ -332,8 +333,9 @@ class ContentSimilarity:
 
         shortlist: only the best rows matter (a top-k of about that many follows). In a
         large library the sound is then compared in its main directions (coarse_), and
-        exactly for at least the shortlist best rows of each seed; the other rows keep
-        the estimate.
+        exactly for at least the shortlist best rows of each seed, and for the rows in
+        exact (those another signal may lift into the top); the other rows keep the
+        estimate.
         """
         rows = np.asarray(rows, np.int64)
         n = len(self)
@@ -343,15 +345,18 @@ class ContentSimilarity:
         coarse = self.coarse_ if shortlist > 0 and audio_seeds.any() else None
         out = self._seed_scores(rows, audio_seeds, self.audio_ if coarse is None else coarse)
         if coarse is not None:
-            self._refine(out, rows, audio_seeds, coarse, shortlist)
+            self._refine(out, rows, audio_seeds, coarse, shortlist, exact)
         return out
 
     def _refine(self, out: np.ndarray, rows: np.ndarray, audio_seeds: np.ndarray,
-                coarse: np.ndarray, shortlist: int) -> None:
-        """Replace the coarse sound estimate by the exact cosine on each seed's best rows."""
+                coarse: np.ndarray, shortlist: int, exact_rows: np.ndarray | None) -> None:
+        """Replace the coarse sound estimate by the exact cosine on each seed's best rows
+        (and on exact_rows)."""
         for j in np.flatnonzero(audio_seeds):
             seed = int(rows[j])
             found = _above_sampled_threshold(out[:, j], shortlist)
+            if found is not None and exact_rows is not None and exact_rows.size:
+                found = np.union1d(found, exact_rows)
             best: np.ndarray | slice = slice(None) if found is None else found  # None: all
             exact = self.audio_[best] @ self.audio_[seed]
             exact -= coarse[best] @ coarse[seed]

@@ -9,6 +9,7 @@ import numpy as np
 
 from player.db import connect
 from player.library_source import SqliteLibrarySource
+from player.models import TrackId
 from recommender.engine import Engine
 from recommender.features import FEATURES_VERSION
 from recommender.similarity import ContentSimilarity, gaussian_ranks, normalise_text
@@ -19,6 +20,7 @@ from tests.reco_helpers import (
     add_features,
     add_tracks,
     clustered_vectors,
+    plays,
     standard_library,
 )
 
@@ -146,6 +148,11 @@ def test_a_large_library_is_ranked_coarsely_then_exactly() -> None:
         best = exact.top(full, 40)
         assert np.allclose(approx[best], full[best], atol=1e-5)  # ...and its scores
         assert np.abs(approx - full).max() > 1e-3  # the other rows are only estimated
+        # Rows another signal may lift (co-listening) are scored exactly when asked.
+        lifted = exact.top(full, 3000)[2500:]
+        assert np.abs(approx[lifted] - full[lifted]).max() > 1e-3
+        asked = coarse.seed_scores([seed], shortlist=100, exact=lifted)[:, 0]
+        assert np.allclose(asked[lifted], full[lifted], atol=1e-5)
     assert np.array_equal(coarse.seed_scores([3])[:, 0], exact.seed_scores([3])[:, 0])
 
 
@@ -166,6 +173,18 @@ def test_play_similar_on_the_coarse_index_gives_the_exact_lists(db_path: Path) -
         got, want = coarse.similar(seeds, 10), exact.similar(seeds, 10)
         assert [(p.track_id, p.why) for p in got] == [(p.track_id, p.why) for p in want]
         assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
+    # Co-listening lifts tracks that sound nothing like the seed into its list: their
+    # sound is scored exactly too.
+    # A track co-listened with the seed, 1,300th on sound alone, lifted into its list.
+    sim = exact.snapshot().sim
+    ranked = sim.top(sim.seed_scores(sim.rows_of([int(ids[7])]))[:, 0], 1301)
+    far = TrackId(int(sim.track_ids_[ranked[1300]]))
+    plays(conn, [(t, 1_000_000.0 + 3000 * s + 250 * k, False)
+                 for s in range(20) for k, t in enumerate([ids[7], far])])
+    got, want = coarse.similar([ids[7]], 60), exact.similar([ids[7]], 60)
+    assert far in {p.track_id for p in got}  # co-listening lifted it into the list
+    assert [(p.track_id, p.why) for p in got] == [(p.track_id, p.why) for p in want]
+    assert np.allclose([p.score for p in got], [p.score for p in want], atol=1e-5)
     # The coarse estimate alone ranks otherwise: the exact rescoring makes them equal.
     sim = coarse.snapshot().sim
     approx = sim.seed_scores(sim.rows_of([int(ids[7])]))[:, 0]
