@@ -8,7 +8,8 @@ import numpy as np
 
 from player.models import TrackId
 from recommender.explain import describe, similar_reason, times
-from recommender.picks import Pick, Snapshot, select
+from recommender.picks import WEAK_PICK, Pick, Snapshot, select
+from recommender.similarity import join_words
 from recommender.source import PlayLog
 
 CF_WEIGHT = 0.35  # how much co-listening moves a content score (both are scaled to ~[0, 1])
@@ -87,9 +88,11 @@ def similar(
     after = _lookup(af_rows, af_val, chosen)
     bests = [int(pos_rows[np.argmax(per[row, pos])]) for row in chosen]
     group_sims = sim.group_similarity_many(np.asarray(chosen, np.int64), np.asarray(bests, np.int64))
+    top = max((float(score[row]) for row in chosen), default=0.0)
     for row, best, groups in zip(chosen, bests, group_sims, strict=True):
         why = _reason(snap, row, best, seeds, co.get(row, 0.0), after.get(row, 0.0),
-                      float(per[row, pos] @ w[pos]) / float(w[pos].sum()), groups)
+                      float(per[row, pos] @ w[pos]) / float(w[pos].sum()), groups,
+                      weak=float(score[row]) < WEAK_PICK * top)
         picks.append(Pick(TrackId(int(sim.track_ids_[row])), float(score[row]), why, kind))
     return picks
 
@@ -101,10 +104,17 @@ def _lookup(rows: np.ndarray, values: np.ndarray, wanted: Sequence[int]) -> dict
 
 
 def _reason(snap: Snapshot, row: int, best: int, seeds: Sequence[int],
-            co: float, after: float, content: float, groups: dict[str, float]) -> str:
-    """Say why row was picked: the strongest real evidence first."""
+            co: float, after: float, content: float, groups: dict[str, float],
+            weak: bool = False) -> str:
+    """Say why row was picked: the strongest real evidence first; a weak pick (it only
+    filled the list, as in a small library) says so."""
     cf = snap.cf
     parts = []
+    if weak and co <= 0.3 and after <= 0.3:
+        aspects = snap.sim.shared_aspects(row, best, groups=groups)
+        target = describe(snap.track(best))
+        return (f"a looser match for {target}: only similar {join_words(aspects)}" if aspects
+                else f"a looser match for {target}")
     if after > 0.3 and CF_WEIGHT * after > 0.5 * content:
         src = best
         idx = cf.index_of([int(snap.sim.track_ids_[src]), int(snap.sim.track_ids_[row])])

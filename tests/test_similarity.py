@@ -252,7 +252,9 @@ def test_spacing_artists_never_puts_a_filler_before_a_real_match(db_path: Path) 
     picks = _engine(conn).similar([ids[0]], 8)
     assert [p.track_id for p in picks[:2]] == [ids[1], ids[2]] or \
         [p.track_id for p in picks[:2]] == [ids[2], ids[1]]
-    assert all(p.score < 0.3 * picks[1].score for p in picks[2:])  # the rest only fill
+    assert all(p.score < 0.3 * picks[1].score for p in picks[2:])  # the rest only fill...
+    assert all(p.why.startswith("similar ") for p in picks[:2])
+    assert all(p.why.startswith("a looser match for “Neon 0”") for p in picks[2:])  # ...and say so
     artists = [_engine(conn).track(p.track_id).artist for p in picks[2:]]  # type: ignore[union-attr]
     assert all(a != b for a, b in itertools.pairwise(artists))  # and are spaced
 
