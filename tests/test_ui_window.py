@@ -7,6 +7,7 @@ $TIMBRE_SCREENSHOTS when set (docs/screenshots/ in the repo), else to tmp_path.
 from __future__ import annotations
 
 import functools
+import html
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -162,6 +163,13 @@ def test_context_menu_play_similar_fills_the_queue(qtbot, window: MainWindow) ->
     assert queue[0].track_id == seed
     assert all(i.source == "radio" for i in queue)
     assert len({i.track_id for i in queue}) == len(queue)  # never the seed twice
+    # Each pick's row says why it was picked; the seed's, which was not picked, does not.
+    qm = w.queue_model
+    tips = [qm.data(qm.index(r, 0), Qt.ItemDataRole.ToolTipRole) for r in range(qm.rowCount())]
+    seed_title, title = (qm.data(qm.index(r, 0), Qt.ItemDataRole.DisplayRole) for r in (0, 1))
+    assert tips[1].startswith(f"<qt>{html.escape(title)}<br>")
+    assert html.escape(seed_title) in tips[1]  # the reason names the seed, as plain text
+    assert "<br>" not in tips[0]
     w.playback.stop()
 
 
@@ -283,6 +291,14 @@ def test_welcome_page_then_demo_library_scans_analyses_and_recommends(
     jazz_ids = {t for t in browse.track_ids(conn) if browse.rows(conn, [t])[t].genre == "Jazz"}
     assert jazz_ids and jazz_ids <= set(ids)
     assert genre_of[ids[0]] == "Jazz", [genre_of[t] for t in ids[:5]]
+    # Played from For you, the queue keeps each pick's reason on its row.
+    w.foryou.play_button.click()
+    qtbot.waitUntil(lambda: w.queue_model.rowCount() == len(ids), timeout=10_000)
+    qm = w.queue_model
+    tip = qm.data(qm.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("<br>" + html.escape(w.foryou.model.data(
+        w.foryou.model.index(0, w.foryou.model.columnCount() - 1))) + "</qt>")
+    w.playback.stop()
     _save_screenshots(qtbot, w, shots)
 
 

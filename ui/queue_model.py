@@ -12,9 +12,12 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, Signal
 
-from ui.models import Index, TrackTableModel
+from ui.models import REASON_ROLE, Index, TrackTableModel, plain_tooltip
 
 QUEUE_MIME = "application/x-timbre-queue-rows"
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_REASON = int(getattr(REASON_ROLE, "value", REASON_ROLE))
 
 
 def drop_moves(n: int, rows: Sequence[int], to_row: int) -> list[tuple[int, int]]:
@@ -50,6 +53,13 @@ class QueueModel(TrackTableModel):
     """
 
     move_requested = Signal(list, int)
+
+    def data(self, index: Index, role: int = _DISPLAY) -> object:
+        if int(role) == _TOOLTIP and index.isValid():
+            why = super().data(index, _REASON)
+            if why:  # queued by a radio or For you: the cell, then why it was picked
+                return plain_tooltip(f"{super().data(index, _DISPLAY)}\n{why}")
+        return super().data(index, role)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         base = super().flags(index)

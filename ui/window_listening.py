@@ -24,6 +24,7 @@ from ui.views.foryou import ForYouPage
 from ui.views.library_jobs import LibraryJobs
 from ui.views.nowplaying import NowPlayingBar, QueuePanel
 from ui.views.pages import HistoryPage
+from ui.views.playback_link import PlaybackLink
 from ui.views.properties import PropertiesDialog, open_properties
 from ui.views.recommend import Recommendations
 from ui.workers import QueryRunner
@@ -46,6 +47,7 @@ class Listening:
     history: HistoryPage
     now_playing: NowPlayingBar
     queue_panel: QueuePanel
+    link: PlaybackLink
     _track_models: list[TrackTableModel]
     _foryou_stale: bool
     _foryou_picks: list[Any]
@@ -75,18 +77,21 @@ class Listening:
     def _on_recs_radio_ready(self, picks: list[Any]) -> None:
         seeds = self._radio_seeds
         ids = list(seeds[:1]) + [p.track_id for p in picks]
+        self.link.note_reasons(picks)
         if self.playback is not None and ids:
             self.playback.play_tracks(ids, start=0, source="radio",
                                       source_ref=str(int(seeds[0])) if seeds else None)
         self.statusBar().showMessage(f"Radio: {len(picks)} similar tracks queued", 5000)
 
     def _on_recs_radio_more(self, picks: list[Any]) -> None:
+        self.link.note_reasons(picks)
         if self.playback is not None and picks:
             self.playback.enqueue([p.track_id for p in picks], source="radio")
 
     def _on_recs_picks_ready(self, picks: list[Any]) -> None:
         self.foryou.set_picks(picks)
         self._foryou_picks = picks
+        self.link.note_reasons(picks)  # For you's tracks may be queued from here on
 
     def _on_recs_failed(self, kind: str, text: str) -> None:
         if kind == "foryou":
