@@ -17,6 +17,7 @@ from ui.views.nowplaying import NowPlayingBar, QueuePanel
 from ui.views.recommend import Recommendations
 
 LOW_WATER = 3  # fetch more radio / For you picks when this few tracks are left
+MAX_REASONS = 2000  # reasons remembered for queued picks before the unqueued are dropped
 
 
 class PlaybackLink(QObject):
@@ -103,6 +104,8 @@ class PlaybackLink(QObject):
         item = queue.current_item()
         reasons = {i.track_id: self._reasons[i.track_id] for i in queue.items
                    if i.source in ("radio", "foryou") and i.track_id in self._reasons}
+        if len(self._reasons) > MAX_REASONS:  # a long session: keep the queue's only
+            self._reasons = dict(reasons)
         self._queue_model.set_ids([i.track_id for i in queue.items], reasons)
         self._queue_model.set_current(item.track_id if item else None)
         self._panel.heading.setText(f"Queue · {len(queue.items)}")
