@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 from PySide6.QtCore import QUrl
 
@@ -225,9 +226,9 @@ class PlaybackEngine(PlaybackCore):
 
     # -- the queue -------------------------------------------------------------------
     def play_tracks(self, ids: list[TrackId], *, start: int = 0, source: str = "library",
-                    source_ref: str | None = None) -> None:
-        """Replace the queue with ids and play from start."""
-        self.queue.replace(ids, start=start, source=source, source_ref=source_ref)
+                    source_ref: str | None = None, why: Mapping[TrackId, str] | None = None) -> None:
+        """Replace the queue with ids and play from start (why: each pick's reason)."""
+        self.queue.replace(ids, start=start, source=source, source_ref=source_ref, why=why)
         self._after_queue_change()
         if self.queue.items:
             self._start(self.queue.current, end_reason="user")
@@ -247,9 +248,9 @@ class PlaybackEngine(PlaybackCore):
         self._after_queue_change()
 
     def enqueue(self, ids: list[TrackId], *, source: str = "library",
-                source_ref: str | None = None) -> None:
-        """Add ids at the end of the queue."""
-        self.queue.add(ids, source=source, source_ref=source_ref)
+                source_ref: str | None = None, why: Mapping[TrackId, str] | None = None) -> None:
+        """Add ids at the end of the queue (why: each pick's reason)."""
+        self.queue.add(ids, source=source, source_ref=source_ref, why=why)
         self._after_queue_change()
 
     def remove(self, indices: list[int]) -> None:

@@ -12,7 +12,7 @@ import json
 import os
 import random
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from player.db import transaction
@@ -31,6 +31,7 @@ class QueueItem:
     track_id: TrackId
     source: str = "library"
     source_ref: str | None = None
+    why: str | None = None  # why a recommender queued it (radio, For you)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +134,21 @@ class PlayQueue:
         return self.current - 1 if self.current > 0 else None
 
     # -- changing ------------------------------------------------------------------
-    def _new(self, ids: Sequence[TrackId], source: str, source_ref: str | None) -> list[QueueItem]:
+    def _new(self, ids: Sequence[TrackId], source: str, source_ref: str | None,
+             why: Mapping[TrackId, str] | None = None) -> list[QueueItem]:
         if source not in SOURCES:
             raise ValueError(f"unknown play source {source!r}; expected one of {SOURCES}")
-        return [QueueItem(next(self._uids), TrackId(int(t)), source, source_ref) for t in ids]
+        why = why or {}
+        tids = [TrackId(int(t)) for t in ids]
+        return [QueueItem(next(self._uids), t, source, source_ref, why.get(t)) for t in tids]
 
     def replace(self, ids: Sequence[TrackId], *, start: int = 0, source: str = "library",
-                source_ref: str | None = None) -> None:
-        """Make ids the whole queue, current at start (an album, a playlist, For you)."""
-        self.items = self._new(ids, source, source_ref)
+                source_ref: str | None = None, why: Mapping[TrackId, str] | None = None) -> None:
+        """Make ids the whole queue, current at start (an album, a playlist, For you).
+
+        why: the reason a recommender picked each track, kept with its entry.
+        """
+        self.items = self._new(ids, source, source_ref, why)
         self.current = min(max(start, 0), len(self.items) - 1) if self.items else -1
         self._unshuffled = []
         if self.shuffle:
@@ -168,9 +175,9 @@ class PlayQueue:
             self._unshuffled[0:0] = [i.uid for i in new]
 
     def add(self, ids: Sequence[TrackId], *, source: str = "library",
-            source_ref: str | None = None) -> None:
-        """Append ids at the end of the queue."""
-        new = self._new(ids, source, source_ref)
+            source_ref: str | None = None, why: Mapping[TrackId, str] | None = None) -> None:
+        """Append ids at the end of the queue (why: as in replace)."""
+        new = self._new(ids, source, source_ref, why)
         self.items.extend(new)
         if self.shuffle:
             self._unshuffled.extend(i.uid for i in new)
@@ -260,7 +267,8 @@ class PlayQueue:
         try:
             data = json.loads(text)
             items = [QueueItem(int(d["uid"]), TrackId(int(d["track_id"])), str(d["source"]),
-                               d.get("source_ref")) for d in data["items"]]
+                               d.get("source_ref"), _text_or_none(d.get("why")))
+                     for d in data["items"]]
             current = int(data["current"])
         except (ValueError, KeyError, TypeError):
             return queue
@@ -275,6 +283,10 @@ class PlayQueue:
         """Remove items whose track is no longer in the library."""
         keep = set(known)
         self.remove([n for n, it in enumerate(self.items) if it.track_id not in keep])
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def save_state(conn: sqlite3.Connection, key: str, value: object) -> None:

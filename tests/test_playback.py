@@ -220,6 +220,20 @@ def test_queue_operations_and_shuffle_restore() -> None:
     assert PlayQueue.from_json("{not json").items == []
 
 
+def test_queue_keeps_why_a_recommender_picked_a_track_across_a_restart() -> None:
+    q = PlayQueue()
+    q.replace([TrackId(5), TrackId(6)], source="radio", source_ref="5",
+              why={TrackId(6): "similar timbre to “<b>Seed</b>”"})
+    q.add([TrackId(7), TrackId(8)], source="foryou", why={TrackId(8): "you liked Z"})
+    q.add([TrackId(9)])  # queued by hand: no reason
+    assert [i.why for i in q.items] == [None, "similar timbre to “<b>Seed</b>”", None, "you liked Z", None]
+    restored = PlayQueue.from_json(q.to_json())
+    assert restored.items == q.items
+    # A queue saved before reasons existed still loads, without them.
+    old = '{"items": [{"uid": 1, "track_id": 3, "source": "radio", "source_ref": null}], "current": 0}'
+    assert [(i.track_id, i.why) for i in PlayQueue.from_json(old).items] == [(3, None)]
+
+
 def test_queue_drops_tracks_gone_from_library(conn: sqlite3.Connection, tmp_path: Path) -> None:
     from player.db import transaction
     from player.queue import save_queue

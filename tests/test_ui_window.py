@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from player import browse, demo
 from player.history import iter_plays
 from player.models import TrackId
+from player.queue import load_queue
 from player.scanner import scan
 from tests.media import chord, make_track, tone
 from ui.app import apply_look, make_collaborators, make_settings
@@ -170,7 +171,11 @@ def test_context_menu_play_similar_fills_the_queue(qtbot, window: MainWindow) ->
     assert tips[1].startswith(f"<qt>{html.escape(title)}<br>")
     assert html.escape(seed_title) in tips[1]  # the reason names the seed, as plain text
     assert "<br>" not in tips[0]
+    # The reasons are saved with the queue: a restart shows them again.
     w.playback.stop()
+    saved = load_queue(w.conn)
+    assert [i.why for i in saved.items] == [i.why for i in w.playback.queue.items]
+    assert saved.items[0].why is None and all(i.why for i in saved.items[1:])
 
 
 def test_queue_panel_reorders_by_drop_and_removes(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ A mixin of MainWindow (ui/main_window.py); the engine's work runs in Recommendat
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -24,7 +24,6 @@ from ui.views.foryou import ForYouPage
 from ui.views.library_jobs import LibraryJobs
 from ui.views.nowplaying import NowPlayingBar, QueuePanel
 from ui.views.pages import HistoryPage
-from ui.views.playback_link import PlaybackLink
 from ui.views.properties import PropertiesDialog, open_properties
 from ui.views.recommend import Recommendations
 from ui.workers import QueryRunner
@@ -47,7 +46,6 @@ class Listening:
     history: HistoryPage
     now_playing: NowPlayingBar
     queue_panel: QueuePanel
-    link: PlaybackLink
     _track_models: list[TrackTableModel]
     _foryou_stale: bool
     _foryou_picks: list[Any]
@@ -77,21 +75,19 @@ class Listening:
     def _on_recs_radio_ready(self, picks: list[Any]) -> None:
         seeds = self._radio_seeds
         ids = list(seeds[:1]) + [p.track_id for p in picks]
-        self.link.note_reasons(picks)
         if self.playback is not None and ids:
             self.playback.play_tracks(ids, start=0, source="radio",
-                                      source_ref=str(int(seeds[0])) if seeds else None)
+                                      source_ref=str(int(seeds[0])) if seeds else None,
+                                      why=_reasons(picks))
         self.statusBar().showMessage(f"Radio: {len(picks)} similar tracks queued", 5000)
 
     def _on_recs_radio_more(self, picks: list[Any]) -> None:
-        self.link.note_reasons(picks)
         if self.playback is not None and picks:
-            self.playback.enqueue([p.track_id for p in picks], source="radio")
+            self.playback.enqueue([p.track_id for p in picks], source="radio", why=_reasons(picks))
 
     def _on_recs_picks_ready(self, picks: list[Any]) -> None:
         self.foryou.set_picks(picks)
         self._foryou_picks = picks
-        self.link.note_reasons(picks)  # For you's tracks may be queued from here on
 
     def _on_recs_failed(self, kind: str, text: str) -> None:
         if kind == "foryou":
@@ -101,7 +97,7 @@ class Listening:
 
     def _on_foryou_play(self, ids: list[TrackId], row: int) -> None:
         self.recs.stop_radio()
-        self.actions_.play(ids, row, "foryou")
+        self.actions_.play(ids, row, "foryou", why=_reasons(self._foryou_picks))
 
     def _on_foryou_not_this(self, ids: list[TrackId]) -> None:
         self.actions_.not_this(ids)
@@ -131,7 +127,7 @@ class Listening:
             queued = {i.track_id for i in self.playback.queue.items}
             fresh = [p.track_id for p in self._foryou_picks if p.track_id not in queued]
             if fresh:
-                self.playback.enqueue(fresh[:10], source="foryou")
+                self.playback.enqueue(fresh[:10], source="foryou", why=_reasons(self._foryou_picks))
             self.foryou.request_refresh()
 
     def _on_link_played(self, _play: Any) -> None:
@@ -151,3 +147,8 @@ class Listening:
     def _on_now_playing_like(self) -> None:
         if self.playback is not None and self.playback.current_track is not None:
             self.actions_.toggle_like([self.playback.current_track.id])
+
+
+def _reasons(picks: Sequence[Any]) -> dict[TrackId, str]:
+    """Return why each recommender Pick was picked, for the queue to keep."""
+    return {p.track_id: p.why for p in picks if p.why}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -23,11 +23,12 @@ class PlayerPort(Protocol):
     """What the window asks of playback."""
 
     def play_tracks(self, ids: list[TrackId], *, start: int = 0, source: str = "library",
-                    source_ref: str | None = None) -> None: ...
+                    source_ref: str | None = None,
+                    why: Mapping[TrackId, str] | None = None) -> None: ...
     def play_next(self, ids: list[TrackId], *, source: str = "library",
                   source_ref: str | None = None) -> None: ...
     def enqueue(self, ids: list[TrackId], *, source: str = "library",
-                source_ref: str | None = None) -> None: ...
+                source_ref: str | None = None, why: Mapping[TrackId, str] | None = None) -> None: ...
 
 
 RadioFn = Callable[[Sequence[TrackId]], None]  # start a radio from seeds (Play similar)
@@ -56,12 +57,13 @@ class TrackActions(QObject):
     # -- playback -----------------------------------------------------------------------
 
     def play(self, ids: Sequence[TrackId], start: int = 0, source: str = "library",
-             source_ref: str | None = None) -> None:
-        """Replace the queue with ids and play from start."""
+             source_ref: str | None = None, why: Mapping[TrackId, str] | None = None) -> None:
+        """Replace the queue with ids and play from start (why: a recommender's reasons)."""
         if self.player is None or not ids:
             self.message.emit("Playback is not available")
             return
-        self.player.play_tracks(list(ids), start=start, source=source, source_ref=source_ref)
+        self.player.play_tracks(list(ids), start=start, source=source, source_ref=source_ref,
+                                why=why)
 
     def play_next(self, ids: Sequence[TrackId]) -> None:
         """Insert ids after the playing track."""

@@ -10,14 +10,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from player import browse
-from player.models import TrackId
 from ui.models import TrackTableModel
 from ui.queue_model import drop_moves
 from ui.views.nowplaying import NowPlayingBar, QueuePanel
 from ui.views.recommend import Recommendations
 
 LOW_WATER = 3  # fetch more radio / For you picks when this few tracks are left
-MAX_REASONS = 2000  # reasons remembered for queued picks before the unqueued are dropped
 
 
 class PlaybackLink(QObject):
@@ -46,7 +44,6 @@ class PlaybackLink(QObject):
         self._models = track_models
         self._recs = recs
         self._on_like: Callable[[], None] | None = None
-        self._reasons: dict[TrackId, str] = {}  # why a radio or For you queued a track
         pb = playback
         bar.play_pause.connect(pb.play_pause)
         bar.previous.connect(pb.previous)
@@ -95,17 +92,10 @@ class PlaybackLink(QObject):
         self._bar.set_shuffle(self.pb.shuffle)
         self._bar.set_repeat(self.pb.repeat)
 
-    def note_reasons(self, picks: Sequence[Any]) -> None:
-        """Remember why picks (recommender Picks) were queued: their rows' tooltips say."""
-        self._reasons.update({p.track_id: p.why for p in picks if p.why})
-
     def _on_playback_queue_changed(self) -> None:
         queue = self.pb.queue
         item = queue.current_item()
-        reasons = {i.track_id: self._reasons[i.track_id] for i in queue.items
-                   if i.source in ("radio", "foryou") and i.track_id in self._reasons}
-        if len(self._reasons) > MAX_REASONS:  # a long session: keep the queue's only
-            self._reasons = dict(reasons)
+        reasons = {i.track_id: i.why for i in queue.items if i.why}
         self._queue_model.set_ids([i.track_id for i in queue.items], reasons)
         self._queue_model.set_current(item.track_id if item else None)
         self._panel.heading.setText(f"Queue · {len(queue.items)}")
