@@ -265,5 +265,9 @@ def test_cli_play_logs_history_like_the_window(qtbot, conn: sqlite3.Connection, 
     assert [(p.track_id, p.end_reason, p.source) for p in plays] == [
         (a, "finished", "library"), (b, "stopped", "radio")]
     assert plays[1].source_ref == str(b)
+    # The radio's picks carry their reasons into the saved queue (the seed has none).
+    saved = load_queue(conn)
+    assert saved.items[0].track_id == b and saved.items[0].why is None
+    assert all("“b” by Test" in (i.why or "") for i in saved.items[1:]) and len(saved.items) > 1
     assert run(["play", "12345", "--no-mpris"]) == 2
     assert "no library track" in capsys.readouterr().err

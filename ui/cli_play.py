@@ -63,10 +63,11 @@ def resolve_track(conn: sqlite3.Connection, text: str) -> TrackId:
 
 
 def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
-               ) -> tuple[list[TrackId], str, str | None]:
-    """Return the track ids to play, their source and source_ref."""
+               ) -> tuple[list[TrackId], str, str | None, dict[TrackId, str]]:
+    """Return the track ids to play, their source and source_ref, and why each
+    recommended track was picked."""
     if args.track:
-        return [resolve_track(conn, args.track)], "library", None
+        return [resolve_track(conn, args.track)], "library", None, {}
     from player.cli_common import db_path
     from recommender.cli_engine import build_engine
 
@@ -75,10 +76,11 @@ def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
         picks = engine.for_you(args.count)
         if not picks:
             raise PlayError("For you is empty: scan and analyse the library first")
-        return [p.track_id for p in picks], "foryou", None
+        return [p.track_id for p in picks], "foryou", None, {p.track_id: p.why for p in picks}
     seed = resolve_track(conn, args.similar)
     picks = engine.similar([seed], args.count)
-    return [seed] + [p.track_id for p in picks], "radio", str(int(seed))
+    return ([seed] + [p.track_id for p in picks], "radio", str(int(seed)),
+            {p.track_id: p.why for p in picks})
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -89,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 
     conn = open_db(args)
     try:
-        ids, source, source_ref = _queue_for(conn, args)
+        ids, source, source_ref, why = _queue_for(conn, args)
     except PlayError as exc:
         print(f"timbre: {exc}", file=sys.stderr)
         conn.close()
@@ -106,6 +108,9 @@ def _run(args: argparse.Namespace) -> int:
         who = getattr(track, "artist", None)
         title = getattr(track, "title", "")
         print(f"▶ {who} - {title}" if who else f"▶ {title}", flush=True)
+        item = engine.queue.current_item()
+        if item is not None and item.why:
+            print(f"  {item.why}", flush=True)
 
     def on_failed(track: object, reason: str) -> None:
         outcome["failed"] += 1
@@ -145,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     if args.seconds is not None:
         QTimer.singleShot(int(max(0.0, args.seconds) * 1000), lambda: finish(0, "stop"))
-    engine.play_tracks(ids, source=source, source_ref=source_ref)
+    engine.play_tracks(ids, source=source, source_ref=source_ref, why=why)
     try:
         app.exec()
     finally:
