@@ -76,11 +76,12 @@ def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
         picks = engine.for_you(args.count)
         if not picks:
             raise PlayError("For you is empty: scan and analyse the library first")
-        return [p.track_id for p in picks], "foryou", None, {p.track_id: p.why for p in picks}
-    seed = resolve_track(conn, args.similar)
-    picks = engine.similar([seed], args.count)
-    return ([seed] + [p.track_id for p in picks], "radio", str(int(seed)),
-            {p.track_id: p.why for p in picks})
+        ids, source, source_ref = [p.track_id for p in picks], "foryou", None
+    else:
+        seed = resolve_track(conn, args.similar)
+        picks = engine.similar([seed], args.count)
+        ids, source, source_ref = [seed] + [p.track_id for p in picks], "radio", str(int(seed))
+    return ids, source, source_ref, {p.track_id: p.why for p in picks if p.why}
 
 
 def _run(args: argparse.Namespace) -> int:
