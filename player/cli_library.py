@@ -16,6 +16,7 @@ from player.cli_common import (
     positive_int,
     print_json,
 )
+from player.features_store import analysis_errors
 from player.library import (
     add_root,
     find_root,
@@ -49,7 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_option(p)
     p.set_defaults(func=_library)
 
-    p = sub.add_parser("errors", help="list the files the scan could not read")
+    p = sub.add_parser("errors", help="list the files the scan could not read or the "
+                       "analysis could not decode",
+                       description="List the files the scan could not read (not audio, "
+                       "damaged tags) and the tracks whose sound could not be analysed "
+                       "(a truncated file, silence), each with the reason.")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_db_option(p)
     p.set_defaults(func=_errors)
@@ -157,16 +162,21 @@ def _library(args: argparse.Namespace) -> int:
 def _errors(args: argparse.Namespace) -> int:
     conn = open_db(args)
     try:
-        rows = scan_errors(conn)
+        rows = [{"path": r["path"], "reason": r["reason"], "stage": "scan"}
+                for r in scan_errors(conn)]
+        rows += [{"path": e.path, "reason": e.reason, "stage": "analysis"}
+                 for e in sorted(analysis_errors(conn), key=lambda e: e.path)]
     finally:
         conn.close()
     if args.json:
-        print_json([{"path": r["path"], "reason": r["reason"]} for r in rows])
+        print_json(rows)
         return 0
     if not rows:
-        print("no unreadable files: every file the scans met was read", file=sys.stderr)
+        print("no unreadable files: every file the scans met was read and analysed",
+              file=sys.stderr)
     for r in rows:
-        print(f"{r['path']}: {r['reason']}")
+        said = r["reason"] if r["stage"] == "scan" else f"could not analyse: {r['reason']}"
+        print(f"{r['path']}: {said}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from player.cli_common import (
@@ -15,6 +16,8 @@ from player.cli_common import (
     positive_int,
     print_json,
 )
+from player.db import connect
+from player.features_store import analysis_errors
 from recommender.analysis import TRACK_TIMEOUT_S, AnalysisError, analyze, default_workers
 
 
@@ -57,8 +60,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"analysed {report.analyzed} tracks in {report.seconds:.1f} s "
               f"({rate:.1f} tracks/s); {report.skipped} done before (analysed or failed); "
               f"{len(report.failed)} failed")
+    paths = _failed_paths(db_path(args), [track_id for track_id, _ in report.failed[:20]])
     for track_id, reason in report.failed[:20]:
-        print(f"  track {track_id}: {reason}", file=sys.stderr)
+        print(f"  {paths.get(track_id, f'track {track_id}')}: {reason}", file=sys.stderr)
     if len(report.failed) > 20:
         print(f"  ... and {len(report.failed) - 20} more", file=sys.stderr)
     return 0
+
+
+def _failed_paths(path: Path, track_ids: list[int]) -> dict[int, str]:
+    """Return the file of each failed track, to name it as the user knows it."""
+    if not track_ids:
+        return {}
+    wanted = set(track_ids)
+    conn = connect(path)
+    try:
+        return {e.track_id: e.path for e in analysis_errors(conn) if e.track_id in wanted}
+    finally:
+        conn.close()

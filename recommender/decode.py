@@ -99,7 +99,7 @@ def decode(path: str | bytes, duration_s: float | None = None, *,
     try:
         return _decode_ffmpeg(path, duration_s, excerpt_s, timeout_s)
     except DecodeError as exc:
-        if sf_error:
+        if sf_error and sf_error != str(exc):  # the same words twice tell the user nothing
             raise DecodeError(f"{exc} (libsndfile: {sf_error})") from exc
         raise
 
@@ -182,6 +182,8 @@ def _to_mono_sr(data: np.ndarray, rate: int) -> np.ndarray:
 
 def _checked(signal: np.ndarray) -> np.ndarray:
     """Return signal if it is long enough and finite, else raise DecodeError."""
+    if len(signal) == 0:
+        raise DecodeError("no audio could be decoded (a truncated or damaged file)")
     if len(signal) < MIN_AUDIO_S * SR_HZ:
         raise DecodeError(f"only {len(signal) / SR_HZ:.2f} s of audio could be decoded")
     if not np.all(np.isfinite(signal)):

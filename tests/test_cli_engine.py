@@ -152,3 +152,28 @@ def test_generated_audio_scanned_and_analysed_end_to_end(db_path: Path, tmp_path
         out = _json(capsys, ["similar", str(seed), "-n", "3", "--json"])
         assert [Path(str(o["path"])).name.split("_")[0] for o in out] == [name] * 3, out
         assert all("\u201c" in str(o["why"]) for o in out)
+
+
+@pytest.mark.slow
+def test_a_track_the_analysis_cannot_use_is_named_with_its_reason(
+        db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from tests.media import chord, make_track
+
+    music = tmp_path / "music"
+    make_track(music / "fine.flac", np.asarray(chord([220.0, 330.0], 4.0), np.float32), title="Fine")
+    silent = make_track(music / "silent.flac", np.zeros(4 * 22_050, np.float32), title="Hush")
+    assert run(["--db", str(db_path), "scan", str(music)]) == 0
+    capsys.readouterr()
+    assert run(["--db", str(db_path), "analyze", "--workers", "1"]) == 0
+    said = capsys.readouterr()
+    assert "1 failed" in said.out
+    assert f"{silent}: " in said.err and "silent" in said.err  # the file, not an id
+
+    assert run(["--db", str(db_path), "errors", "--json"]) == 0
+    errors = json.loads(capsys.readouterr().out)
+    assert [(e["path"], e["stage"]) for e in errors] == [(str(silent), "analysis")]
+    assert "silent" in errors[0]["reason"]
+    assert run(["--db", str(db_path), "errors"]) == 0
+    assert capsys.readouterr().out == f"{silent}: could not analyse: {errors[0]['reason']}\n"

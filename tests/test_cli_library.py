@@ -55,7 +55,7 @@ def test_scan_library_errors_search_json(music: Path, tmp_path: Path,
     assert by_title["東京"]["path"] == str(music / "sub" / "c.ogg")
 
     assert run(["errors", "--json", "--db", db]) == 0
-    assert _json(capsys) == [{"path": str(music / "broken.flac"),
+    assert _json(capsys) == [{"path": str(music / "broken.flac"), "stage": "scan",
                               "reason": "not readable audio: the file is not a valid FLAC file"}]
 
     assert run(["search", "jose", "gonz", "--json", "--db", db]) == 0
