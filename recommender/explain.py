@@ -23,17 +23,33 @@ def times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
+# What two tracks share in their tags is the same, not similar: "the same artist".
+_TAG_ASPECTS = ("artist", "genre", "composer", "era")
+
+
+def aspects_in_words(aspects: list[str]) -> str:
+    """Return "similar timbre and tempo", "the same artist and genre (jazz)", or
+    "similar timbre and the same genre (jazz)" for shared_aspects' words."""
+    heard = [a for a in aspects if not a.startswith(_TAG_ASPECTS)]
+    tagged = [a for a in aspects if a.startswith(_TAG_ASPECTS)]
+    parts = ([f"similar {join_words(heard)}"] if heard else []) + (
+        [f"the same {join_words(tagged)}"] if tagged else [])
+    return " and ".join(parts)
+
+
 def similar_reason(snap: Snapshot, row: int, seed: int, suffix: str = "",
                    groups: dict[str, float] | None = None) -> str:
-    """Return "similar timbre and tempo to X<suffix>" from what the two really share.
+    """Return "similar timbre and tempo to X<suffix>" (or "the same artist as X<suffix>")
+    from what the two really share.
 
     groups: the pair's group similarities when already computed (many at once).
     """
     aspects = snap.sim.shared_aspects(row, seed, groups=groups)
     target = describe(snap.track(seed))
-    if aspects:
-        return f"similar {join_words(aspects)} to {target}{suffix}"
-    return f"sounds close to {target}{suffix}"
+    if not aspects:
+        return f"sounds close to {target}{suffix}"
+    words = aspects_in_words(aspects)
+    return f"{words} {'as' if 'the same' in words else 'to'} {target}{suffix}"
 
 
 def played_suffix(count: int) -> str:

@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from player.models import TrackId
-from recommender.explain import describe, similar_reason, times
+from recommender.explain import aspects_in_words, describe, similar_reason, times
 from recommender.picks import WEAK_PICK, Pick, Snapshot, select
-from recommender.similarity import join_words
 from recommender.source import PlayLog
 
 CF_WEIGHT = 0.35  # how much co-listening moves a content score (both are scaled to ~[0, 1])
@@ -113,7 +112,7 @@ def _reason(snap: Snapshot, row: int, best: int, seeds: Sequence[int],
     if weak and co <= 0.3 and after <= 0.3:
         aspects = snap.sim.shared_aspects(row, best, groups=groups)
         target = describe(snap.track(best))
-        return (f"a looser match for {target}: only similar {join_words(aspects)}" if aspects
+        return (f"a looser match for {target}: only {aspects_in_words(aspects)}" if aspects
                 else f"a looser match for {target}")
     if after > 0.3 and CF_WEIGHT * after > 0.5 * content:
         src = best

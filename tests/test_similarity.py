@@ -11,6 +11,7 @@ from player.db import connect
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender.engine import Engine
+from recommender.explain import aspects_in_words
 from recommender.features import FEATURES_VERSION
 from recommender.similarity import ContentSimilarity, gaussian_ranks, normalise_text
 from recommender.source import FeatureMatrix
@@ -84,7 +85,15 @@ def test_tags_alone_find_neighbours_of_unanalysed_tracks(db_path: Path) -> None:
     picks = _engine(conn).similar([new], 4)
     jazz = {tid for tid, s in zip(ids, labels, strict=True) if s == 0}
     assert picks and all(p.track_id in jazz for p in picks)
-    assert all("genre (jazz)" in p.why for p in picks)
+    # What they share is a tag: the same genre, not a similar one.
+    assert all(p.why.startswith("the same ") and "genre (jazz)" in p.why
+               and " as “" in p.why for p in picks)
+
+
+def test_reasons_say_similar_for_the_sound_and_the_same_for_tags() -> None:
+    assert aspects_in_words(["timbre", "tempo"]) == "similar timbre and tempo"
+    assert aspects_in_words(["artist", "genre (jazz)"]) == "the same artist and genre (jazz)"
+    assert aspects_in_words(["timbre", "era (1960s)"]) == "similar timbre and the same era (1960s)"
 
 
 def test_group_weights_decide_what_similar_means() -> None:
