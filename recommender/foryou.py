@@ -418,7 +418,7 @@ def _reason(snap: Snapshot, t: Taste, row: int, kind: str, best: int, co: float,
     """Say why a For you pick was made, from the evidence that made it.
 
     weak: a discovery far below the best ones (it filled the list): unless co-listening
-    speaks for it, it is said to be a change, not "similar era to X".
+    speaks for it, it is said to be a change, not "the same era as X".
     """
     if kind == "favourite":
         if t.plays_30d[row] > 0:
@@ -457,7 +457,7 @@ def _reason(snap: Snapshot, t: Taste, row: int, kind: str, best: int, co: float,
     if home.get(best) == current:
         return f"{prefix}close to your {current} listening ({describe(snap.track(best))})"
     if t.liked[best]:
-        return f"{prefix}{similar_reason(snap, row, best)}; you liked {describe(snap.track(best))}"
+        return f"{prefix}{similar_reason(snap, row, best, ', which you liked')}"
     return prefix + similar_reason(snap, row, best, played_suffix(int(t.plays[best])))
 
 

@@ -203,7 +203,7 @@ def test_liked_track_is_a_strong_positive(library) -> None:  # type: ignore[no-u
     why = {p.track_id: p.why for p in picks}
     assert why.get(ambient[0]) == "you liked it"
     liked_title = conn.execute("SELECT title FROM tracks WHERE id=?", (ambient[0],)).fetchone()[0]
-    near = [t for t, w in why.items() if f"you liked \u201c{liked_title}\u201d" in w]
+    near = [t for t, w in why.items() if f"\u201c{liked_title}\u201d" in w and w.endswith(", which you liked")]
     assert near and all(labels[ids.index(t)] == 2 for t in near)
 
 
