@@ -101,3 +101,25 @@ def test_a_newer_sort_wins_over_one_still_running(qtbot, window: MainWindow) -> 
     qtbot.waitUntil(lambda: _titles(model) == expected, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not w.queries.busy(), timeout=WAIT_MS)
     assert _titles(model) == expected
+
+
+def test_a_folder_in_its_own_order_shows_no_sort_column(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    # The folder page lists paths in order: no header arrow may claim another order,
+    # until the user clicks one; showing the folder again is its own order again.
+    w = window
+    root_id = w.conn.execute("SELECT id FROM roots").fetchone()[0]
+    w.show_view(f"root:{root_id}")
+    table = w.root_page.table
+    model = table.track_model()
+    header = table.horizontalHeader()
+    in_path_order = [title for title, _artist, _plays in TRACKS]
+    assert _titles(model) == in_path_order
+    assert header.sortIndicatorSection() == -1
+    with qtbot.waitSignal(model.layoutChanged, timeout=WAIT_MS):
+        table.sortByColumn(model.column_of("title"), Qt.SortOrder.AscendingOrder)
+    assert _titles(model) == sorted(in_path_order, key=str.lower)
+    assert header.sortIndicatorSection() == model.column_of("title")
+    w.show_view("songs")
+    w.show_view(f"root:{root_id}")
+    assert _titles(model) == in_path_order
+    assert header.sortIndicatorSection() == -1

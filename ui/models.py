@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QFont
 
@@ -160,6 +161,10 @@ class TrackTableModel(QAbstractTableModel):
     PAGE_ROWS = 100
     MAX_PAGES = 128  # at most 12,800 rows cached
 
+    own_order_shown = Signal()
+    """set_ids() showed a list in its own order (a folder's paths, a playlist's, search
+    rank): no column orders it until the user clicks one."""
+
     def __init__(
         self,
         conn: sqlite3.Connection,
@@ -205,6 +210,7 @@ class TrackTableModel(QAbstractTableModel):
         self._fixed = self._loaded = True
         self._reasons = dict(reasons or {})
         self._reset(list(ids))
+        self.own_order_shown.emit()
 
     def query(self) -> tuple[TrackFilter, str, bool] | None:
         """Return (filter, sort key, descending) of a query model, None for a fixed list."""

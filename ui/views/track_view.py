@@ -76,6 +76,8 @@ class TrackTableView(QTableView):
         header.sectionResized.connect(self._save_columns)
         header.sectionMoved.connect(self._save_columns)
         header.sortIndicatorChanged.connect(self._save_columns)
+        if sortable:
+            model.own_order_shown.connect(self._clear_sort_indicator)
         self.doubleClicked.connect(lambda index: self._emit_play(index.row()))
 
     def track_model(self) -> TrackTableModel:
@@ -128,6 +130,10 @@ class TrackTableView(QTableView):
     def _set_column_visible(self, col: int, on: bool) -> None:
         self.setColumnHidden(col, not on)
         self._save_columns()
+
+    def _clear_sort_indicator(self) -> None:
+        """A list shown in its own order is sorted by no column: no arrow on a header."""
+        self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
 
     def _save_columns(self, *_: object) -> None:
         self._settings.setValue(f"columns/{self._settings_key}",
