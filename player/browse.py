@@ -140,6 +140,7 @@ class RootRow:
     last_scan_status: str | None
     track_count: int
     analyzed_count: int
+    failed_count: int = 0  # tracks whose analysis failed (`timbre errors` says why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +331,10 @@ def roots(conn: sqlite3.Connection) -> list[RootRow]:
         SELECT r.id, r.path, r.last_scan_at, r.last_scan_status,
                (SELECT count(*) FROM tracks AS t WHERE t.root_id = r.id),
                (SELECT count(*) FROM tracks AS t JOIN features AS f ON f.track_id = t.id
-                WHERE t.root_id = r.id)
+                WHERE t.root_id = r.id),
+               (SELECT count(*) FROM tracks AS t JOIN analysis_errors AS e ON e.track_id = t.id
+                WHERE t.root_id = r.id
+                  AND NOT EXISTS (SELECT 1 FROM features AS f WHERE f.track_id = t.id))
         FROM roots AS r ORDER BY r.path
     """
     return [RootRow(*r) for r in conn.execute(sql)]

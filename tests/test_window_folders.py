@@ -291,3 +291,27 @@ def test_cli_scan_remove(db_path: Path, folders: tuple[Path, Path],
     assert cli_main(["library", "--all"]) == 0
     away = [line for line in capsys.readouterr().out.splitlines() if "not available" in line]
     assert len(away) == 2 and all("Dee - Dropped" in line for line in away)
+
+
+def test_a_track_the_analysis_could_not_use_does_not_hold_its_folder_at_a_percentage(
+        qtbot, window: MainWindow, folders: tuple[Path, Path]) -> None:  # type: ignore[no-untyped-def]
+    from player.features_store import FeatureRow, write_batch
+
+    w = window
+    keep = _root_id(w.conn, folders[0])
+    ids = _ids_by_title(Path(w.conn.execute("PRAGMA database_list").fetchone()[2]))
+    item = w.sidebar._items[f"root:{keep}"]
+    w.refresh_playlists()
+    assert item.text(0).endswith("3 · 0% analysed")
+    ok = [FeatureRow(ids[f"Keeper {n}"], np.zeros(8, np.float32), {}) for n in (0, 1)]
+    write_batch(w.conn, 1, ok[:1], [(ids["Keeper 2"], "the analysed excerpt is silent")])
+    w.refresh_playlists()
+    item = w.sidebar._items[f"root:{keep}"]
+    assert item.text(0).endswith("3 · 33% analysed")  # one still waits
+    write_batch(w.conn, 1, ok[1:])
+    w.refresh_playlists()
+    item = w.sidebar._items[f"root:{keep}"]
+    assert item.text(0).endswith("keep  ·  3 tracks")  # done: two analysed, one failed
+    assert "1 could not be analysed" in item.toolTip(0)
+    assert [(r.analyzed_count, r.failed_count) for r in browse.roots(w.conn)
+            if r.id == keep] == [(2, 1)]

@@ -170,6 +170,9 @@ def _root_state(r: RootRow) -> str:
         return "Not scanned yet"
     analysed = f"{r.analyzed_count * 100 // r.track_count}% analysed" if r.track_count else ""
     parts = [f"{r.track_count} tracks", analysed]
+    if r.failed_count:
+        parts.append(f"{r.failed_count} could not be analysed (their Properties say why, "
+                     "as does `timbre errors`)")
     if r.last_scan_status == "cancelled":
         parts.append("scan cancelled")
     return " · ".join(p for p in parts if p)
@@ -180,7 +183,9 @@ def _root_short(r: RootRow) -> str:
         return "missing"
     if r.last_scan_at is None:
         return "not scanned"
-    if r.track_count and r.analyzed_count < r.track_count:
+    # A track the analysis could not use is done with, not waiting: it does not hold the
+    # folder at "98% analysed" for ever.
+    if r.track_count and r.analyzed_count + r.failed_count < r.track_count:
         return f"{r.track_count} · {r.analyzed_count * 100 // r.track_count}% analysed"
     return f"{r.track_count} tracks"
 
