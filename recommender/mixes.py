@@ -51,6 +51,10 @@ _WORDS: tuple[tuple[str, str | None, str | None, str], ...] = (
     ("loudness_db", "loud", "quiet", "loudness"),
 )
 _MODE = DESCRIPTOR_NAMES.index("mode")
+# Words that name a kind of music, not a comparison, also need the value itself: in a
+# library of string quartets and madrigals, the least acoustic group is still not
+# electronic (the demo's electronic tracks average 0.62, its rock 0.72, folk 0.96).
+_ABSOLUTE: dict[str, tuple[float, float]] = {"electronic": (0.0, 0.7), "acoustic": (0.8, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ def describe_cluster(snap: Snapshot, members: np.ndarray, library: np.ndarray) -
         spread = float(np.std(lib)) or 1.0
         z = (float(np.mean(mine)) - float(np.mean(lib))) / spread
         word = high if z >= WORD_Z else low if z <= -WORD_Z else None
-        if word:
+        lo, hi = _ABSOLUTE.get(word or "", (-np.inf, np.inf))
+        if word and lo <= float(np.mean(mine)) <= hi:
             unit = " BPM" if col == "tempo_bpm" else " dB" if col == "loudness_db" else ""
             value = f"{np.mean(mine):.0f}{unit}" if unit else f"{np.mean(mine):.2f}"
             words.append((abs(z), word, f"{'higher' if z > 0 else 'lower'} {label} ({value})"))

@@ -256,3 +256,25 @@ def test_mixes_separate_generated_audio_styles(tmp_path: Path, db_path: Path) ->
         [(m.name, sorted(Path(paths[t]).stem for t in m.tracks)) for m in mixes]
     names = {Path(paths[m.tracks[0]]).stem.rstrip("0123456789"): m.name.casefold() for m in mixes}
     assert "slow" not in names["clicks"] and "fast" not in names["drone"]
+
+
+def test_a_group_is_named_electronic_only_when_it_is(db_path: Path) -> None:
+    # An all-acoustic library (quartets, choirs): its least acoustic group is lower than
+    # the rest, yet nowhere near electronic music, and must not be called that.
+    conn = connect(db_path)
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0, 1, (2, DIM))
+    rows = []
+    for s, acousticness in enumerate((0.78, 0.96)):
+        ids = add_tracks(conn, [{"title": f"piece {s}-{i}", "artist": f"ensemble {s}-{i % 4}",
+                                 "path": f"/m/{s}/{i}.flac"} for i in range(PER_STYLE)])
+        for tid in ids:
+            rows.append((tid, centres[s] + rng.normal(0, 0.15, DIM),
+                         {"tempo_bpm": 90.0, "energy": 0.3, "brightness": 0.4,
+                          "danceability": 0.2, "loudness_db": -20.0, "mode": "major",
+                          "acousticness": acousticness + rng.normal(0, 0.01)}))
+    store_features(conn, rows)
+    names = [m.name.casefold() for m in sound_mixes(snapshot(conn))]
+    assert len(names) == 2
+    assert not any("electronic" in n for n in names)
+    assert any("acoustic" in n for n in names)  # the other side is both relative and real
