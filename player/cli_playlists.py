@@ -17,7 +17,7 @@ from typing import TypeAlias
 
 from player.cli_common import add_db_option, format_duration, open_db, print_json
 from player.feedback import rating
-from player.library_source import SqliteLibrarySource
+from player.library import find_track, no_track_reason
 from player.models import TrackId
 from player.playlist_files import FORMATS, PlaylistFileError
 from player.playlist_io import export_playlist, import_playlist
@@ -139,10 +139,9 @@ def _register_rate(sub: SubParsers) -> None:
 
 def _rate(args: argparse.Namespace) -> int:
     conn = open_db(args)
-    track = SqliteLibrarySource(conn).find_track(args.track)
+    track = find_track(conn, args.track)
     if track is None:
-        print(f"timbre: no track {args.track!r} in the library (give a track id or its file "
-              "path)", file=sys.stderr)
+        print(f"timbre: {no_track_reason(conn, args.track)}", file=sys.stderr)
         return 1
     if args.stars is not None:
         set_rating(conn, track, args.stars)

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from player.db import transaction
@@ -195,6 +196,46 @@ def track_rows(conn: sqlite3.Connection, ids: list[TrackId] | None = None) -> li
             item = _row_dict(columns, row)
             by_id[item["id"]] = item
     return [by_id[i] for i in ids if i in by_id]
+
+
+def find_track(conn: sqlite3.Connection, ref: str) -> TrackId | None:
+    """Return the id of a track given as an id or a file path (relative paths resolve)."""
+    text = ref.strip()
+    if text.isdigit():
+        row = conn.execute("SELECT id FROM tracks WHERE id = ?", (int(text),)).fetchone()
+        if row:
+            return TrackId(row[0])
+    for cand in _path_candidates(text):
+        row = conn.execute("SELECT id FROM tracks WHERE path_bytes = ? OR path = ?",
+                           (os.fsencode(cand), cand)).fetchone()
+        if row:
+            return TrackId(row[0])
+    return None
+
+
+def no_track_reason(conn: sqlite3.Connection, ref: str) -> str:
+    """Say why find_track(conn, ref) found nothing, in words the user can act on."""
+    text = ref.strip()
+    for cand in _path_candidates(text):
+        row = conn.execute("SELECT reason FROM scan_errors WHERE path = ?", (cand,)).fetchone()
+        if row:
+            return f"{text} is not in the library: the scan could not read it ({row[0]})"
+    if any(os.path.isfile(cand) for cand in _path_candidates(text)):
+        return f"{text} is not in the library; add its folder with `timbre scan FOLDER`"
+    if text.isdigit():
+        return f"no track with id {text} in the library"
+    return f"no track {text!r} in the library (give a track id or a library file's path)"
+
+
+def _path_candidates(text: str) -> list[str]:
+    """Return text as given, absolute, and with symlinks resolved (a library folder may
+    be reached through a link, and the scan stores the paths it walked)."""
+    candidates = [text, os.path.abspath(os.path.expanduser(text))]
+    try:
+        candidates.append(str(Path(text).expanduser().resolve()))
+    except (OSError, RuntimeError):
+        pass
+    return list(dict.fromkeys(candidates))
 
 
 def scan_errors(conn: sqlite3.Connection) -> list[dict[str, Any]]:

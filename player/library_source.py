@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from player import feedback as fb
+from player import library
 from player.features_store import STEADY_TEMPO_SQL
 from player.history import iter_plays
 from player.models import (
@@ -180,21 +179,8 @@ class SqliteLibrarySource:
 
     def find_track(self, ref: str) -> TrackId | None:
         """Return the id of a track given as an id or a file path (relative paths resolve)."""
-        text = ref.strip()
-        if text.isdigit():
-            row = self._conn.execute("SELECT id FROM tracks WHERE id = ?", (int(text),)).fetchone()
-            if row:
-                return TrackId(row[0])
-        candidates = [text]
-        try:
-            candidates.append(str(Path(text).expanduser().resolve()))
-        except (OSError, RuntimeError):
-            pass
-        for cand in candidates:
-            row = self._conn.execute(
-                "SELECT id FROM tracks WHERE path_bytes = ? OR path = ?",
-                (os.fsencode(cand), cand),
-            ).fetchone()
-            if row:
-                return TrackId(row[0])
-        return None
+        return library.find_track(self._conn, ref)
+
+    def no_track_reason(self, ref: str) -> str:
+        """Say why find_track(ref) found nothing (e.g. the scan could not read the file)."""
+        return library.no_track_reason(self._conn, ref)

@@ -106,8 +106,7 @@ def _resolve(source: SqliteLibrarySource, refs: Sequence[str]) -> list[TrackId] 
     for ref in refs:
         tid = source.find_track(ref)
         if tid is None:
-            print(f"timbre: no track {ref!r} in the library (give a track id or its file path)",
-                  file=sys.stderr)
+            print(f"timbre: {source.no_track_reason(ref)}", file=sys.stderr)
             return None
         ids.append(tid)
     return ids

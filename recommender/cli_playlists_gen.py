@@ -162,8 +162,9 @@ def _generate(args: argparse.Namespace) -> int:
             name = args.name or args.mood.capitalize()
         elif args.path:
             ends = [source.find_track(ref) for ref in args.path]
-            if None in ends:
-                raise GenerateError("give both ends of the path as track ids or file paths")
+            for ref, end in zip(args.path, ends, strict=True):
+                if end is None:
+                    raise GenerateError(source.no_track_reason(ref))
             a, b = (TrackId(int(e)) for e in ends if e is not None)
             ids = song_path(snap, a, b, args.n or 10)
             reason = path_reason(snap, a, b, len(ids))
@@ -171,7 +172,7 @@ def _generate(args: argparse.Namespace) -> int:
         else:
             seed = source.find_track(args.similar)
             if seed is None:
-                raise GenerateError(f"no track {args.similar!r} in the library")
+                raise GenerateError(source.no_track_reason(args.similar))
             picks = engine.radio([seed]).next((args.n or 30) - 1)
             ids = radio_playlist([p.track_id for p in picks], seed)
             track = engine.track(seed)

@@ -164,7 +164,7 @@ def cmd_autotag(args: argparse.Namespace) -> int:
         source = SqliteLibrarySource(conn)
         tid = source.find_track(ref)
         if tid is None:
-            print(f"timbre: no track {ref!r} in the library", file=sys.stderr)
+            print(f"timbre: {source.no_track_reason(ref)}", file=sys.stderr)
             return 1
         try:
             path = store.accept_suggestion(conn, TrackId(tid), field, value)

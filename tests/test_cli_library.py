@@ -58,6 +58,18 @@ def test_scan_library_errors_search_json(music: Path, tmp_path: Path,
     assert _json(capsys) == [{"path": str(music / "broken.flac"), "stage": "scan",
                               "reason": "not readable audio: the file is not a valid FLAC file"}]
 
+    # A track asked for that is not in the library: the answer says why.
+    assert run(["rate", str(music / "broken.flac"), "--db", db]) == 1
+    assert capsys.readouterr().err == (
+        f"timbre: {music / 'broken.flac'} is not in the library: the scan could not read it "
+        "(not readable audio: the file is not a valid FLAC file)\n")
+    elsewhere = tmp_path / "elsewhere.flac"
+    elsewhere.write_bytes((music / "sub" / "c.ogg").read_bytes())
+    assert run(["similar", str(elsewhere), "--db", db]) == 1
+    assert "not in the library; add its folder with `timbre scan FOLDER`" in capsys.readouterr().err
+    assert run(["play", "999", "--db", db]) == 2
+    assert capsys.readouterr().err == "timbre: no track with id 999 in the library\n"
+
     assert run(["search", "jose", "gonz", "--json", "--db", db]) == 0
     found = _json(capsys)
     assert isinstance(found, list)

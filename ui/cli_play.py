@@ -15,6 +15,7 @@ from player.cli_common import (
     positive_float,
     positive_int,
 )
+from player.library import find_track, no_track_reason
 from player.models import TrackId
 
 
@@ -49,17 +50,10 @@ class PlayError(Exception):
 
 def resolve_track(conn: sqlite3.Connection, text: str) -> TrackId:
     """Return the library track named by an id or a file path."""
-    if text.isdigit():
-        row = conn.execute("SELECT id FROM tracks WHERE id = ?", (int(text),)).fetchone()
-        if row:
-            return TrackId(row[0])
-    path = os.fsencode(os.path.abspath(os.path.expanduser(text)))
-    row = conn.execute("SELECT id FROM tracks WHERE path_bytes = ?", (path,)).fetchone()
-    if row:
-        return TrackId(row[0])
-    if os.path.exists(path):
-        raise PlayError(f"{text} is not in the library; add its folder with `timbre scan`")
-    raise PlayError(f"no library track {text!r} (give a track id or a library file's path)")
+    track = find_track(conn, text)
+    if track is None:
+        raise PlayError(no_track_reason(conn, text))
+    return track
 
 
 def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
@@ -85,11 +79,6 @@ def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
 
 
 def _run(args: argparse.Namespace) -> int:
-    from PySide6.QtCore import QCoreApplication, QTimer
-
-    from player.mpris import MprisService
-    from player.playback import PlaybackEngine, PlaybackSettings
-
     conn = open_db(args)
     try:
         ids, source, source_ref, why = _queue_for(conn, args)
@@ -97,6 +86,14 @@ def _run(args: argparse.Namespace) -> int:
         print(f"timbre: {exc}", file=sys.stderr)
         conn.close()
         return 2
+    # Qt Multimedia says on every start that it found no PipeWire library, then uses
+    # PulseAudio: nothing for the user to act on (QT_LOGGING_RULES set by the user wins).
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.symbolsresolver=false")
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from player.mpris import MprisService
+    from player.playback import PlaybackEngine, PlaybackSettings
+
     app = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     settings = PlaybackSettings(replaygain_mode=args.replaygain)
     engine = PlaybackEngine(conn, settings)
