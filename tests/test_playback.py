@@ -270,4 +270,4 @@ def test_cli_play_logs_history_like_the_window(qtbot, conn: sqlite3.Connection, 
     assert saved.items[0].track_id == b and saved.items[0].why is None
     assert all("“b” by Test" in (i.why or "") for i in saved.items[1:]) and len(saved.items) > 1
     assert run(["play", "12345", "--no-mpris"]) == 2
-    assert "no library track" in capsys.readouterr().err
+    assert "no track with id 12345 in the library" in capsys.readouterr().err
