@@ -381,3 +381,23 @@ def test_rating_from_the_context_menu(qtbot, window: MainWindow) -> None:  # typ
     assert [a.objectName() for a in rating.actions() if a.isChecked()] == ["rating_4"]
     next(a for a in rating.actions() if a.objectName() == "rating_0").trigger()
     assert w.conn.execute("SELECT track_id FROM ratings").fetchall() == [(second,)]
+
+
+def test_without_a_display_the_window_says_so_instead_of_aborting(tmp_path: Path) -> None:
+    # Qt aborts (SIGABRT) blaming a missing xcb library; we say what is wrong instead.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "ui.app", "--db", str(tmp_path / "x.db")],
+                          env=env, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1], check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("timbre: no display to open the window on")
+    assert not (tmp_path / "x.db").exists()  # nothing was created on the way
+    from ui.app import no_display_reason
+    assert no_display_reason({"DISPLAY": ":0"}, "linux") is None
+    assert no_display_reason({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert no_display_reason({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert no_display_reason({}, "darwin") is None

@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return install_desktop_entry()
     from player.paths import resolve_db_path
 
+    problem = no_display_reason(os.environ, sys.platform)
+    if problem:
+        print(f"timbre: {problem}", file=sys.stderr)
+        return 2
     return run_window(resolve_db_path(getattr(args, "db", None)))
+
+
+def no_display_reason(env: Mapping[str, str], platform: str) -> str | None:
+    """Say why the window cannot open here, or None.
+
+    Without a display Qt aborts, blaming a missing xcb library and suggesting a
+    reinstall: the wrong lead for someone logged in over ssh.
+    """
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): "
+            "start it from your desktop session, or use a command without a window "
+            "(`timbre --help`; `timbre play` plays in the terminal)")
 
 
 def xdg_music_dir() -> Path | None:
