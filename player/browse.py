@@ -332,8 +332,10 @@ def roots(conn: sqlite3.Connection) -> list[RootRow]:
                (SELECT count(*) FROM tracks AS t WHERE t.root_id = r.id),
                (SELECT count(*) FROM tracks AS t JOIN features AS f ON f.track_id = t.id
                 WHERE t.root_id = r.id),
-               (SELECT count(*) FROM tracks AS t JOIN analysis_errors AS e ON e.track_id = t.id
-                WHERE t.root_id = r.id
+               -- from the (few) errors to their tracks: CROSS JOIN keeps SQLite from
+               -- walking the folder's every track instead (0.2 ms, not 37, at 100,000)
+               (SELECT count(*) FROM analysis_errors AS e CROSS JOIN tracks AS t
+                ON t.id = e.track_id WHERE t.root_id = r.id
                   AND NOT EXISTS (SELECT 1 FROM features AS f WHERE f.track_id = t.id))
         FROM roots AS r ORDER BY r.path
     """
