@@ -11,8 +11,10 @@ instruments, which is what tells a chorale from a fiddle tune played on the same
 group also holds the note lengths: the shares of inter-onset intervals in eight
 log-spaced bands from 50 ms to 3 s, their variation and typical length (version 4; with
 the five windows of recommender.decode, 0.628 -> 0.677 on 229 pieces outside the set the
-features were chosen on). Only loudness is computed on the waveform itself, where it is
-exact and cheaper.
+features were chosen on). The structure group (recommender.structure, version 5) reads
+the same semitone spectrogram for how the level, the voices and the harmony change over
+the excerpt. Only loudness is computed on the waveform itself, where it is exact and
+cheaper.
 
 The human descriptors (all computed on the analysed excerpt):
 - loudness_db: RMS level of the excerpt in dBFS (0 = a full-scale square wave).
@@ -56,7 +58,9 @@ import scipy.ndimage
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
-FEATURES_VERSION = 4
+from recommender import structure
+
+FEATURES_VERSION = 5
 """Bumped whenever extraction changes: stored vectors of another version are redone."""
 
 N_FFT = 2048
@@ -99,6 +103,8 @@ _GROUP_COLUMNS: dict[str, list[str]] = {
     "texture": ["voices_mean", "voices_std", "chroma_entropy_mean", "chroma_entropy_std",
                 "chroma_flux_mean", "chroma_flux_std", "pitch_flux_mean", "pitch_flux_std"],
     "loudness": ["rms_mean", "rms_std", "loudness_db", "dynamic_range_db", "energy"],
+    # How the level, the voices and the harmony change over the excerpt (version 5).
+    "structure": list(structure.COLUMNS),
 }
 
 FEATURE_NAMES: tuple[str, ...] = tuple(n for cols in _GROUP_COLUMNS.values() for n in cols)
@@ -107,7 +113,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(n for cols in _GROUP_COLUMNS.values() for
 FEATURE_GROUPS: dict[str, tuple[int, ...]] = {
     group: tuple(FEATURE_NAMES.index(n) for n in cols) for group, cols in _GROUP_COLUMNS.items()
 }
-"""Column indices of each group: timbre, harmony, rhythm, loudness."""
+"""Column indices of each group: timbre, harmony, rhythm, texture, loudness, structure."""
 
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -165,7 +171,9 @@ def extract(signal: np.ndarray, sr: int) -> Features:
 
     _timbre(out, mag, log_mel, sr)
     key, mode, chroma = _harmony(out, power, sr)
-    _texture(out, power, chroma, sr)
+    semis = _semitone_bank(sr) @ power  # (61, frames): power per semitone, C2..C7
+    _texture(out, semis, chroma)
+    out.update(structure.describe(semis, _SEMITONES, power.sum(axis=0), sr / HOP))
     _rhythm(out, log_mel, sr)
     _loudness(out, y, sr)
 
@@ -256,7 +264,7 @@ def _semitone_bank(sr: int) -> np.ndarray:
     return bank.astype(np.float32)
 
 
-def _texture(out: dict[str, float], power: np.ndarray, chroma: np.ndarray, sr: int) -> None:
+def _texture(out: dict[str, float], semis: np.ndarray, chroma: np.ndarray) -> None:
     """Voices sounding at once, their spread over the pitch classes and how fast they move.
 
     All are read on the louder 70% of frames (rests and note tails say nothing), and on
@@ -264,7 +272,6 @@ def _texture(out: dict[str, float], power: np.ndarray, chroma: np.ndarray, sr: i
     count. The interval profile (harmony) is the share of each interval class (semitone to
     tritone) between the pitch classes sounding together.
     """
-    semis = _semitone_bank(sr) @ power  # (61, frames)
     level = semis.sum(axis=0)
     loud = level > max(float(np.percentile(level, 30)), 1e-10)
     if int(loud.sum()) < 2:  # a click or a drone start: nothing moves, nothing to count

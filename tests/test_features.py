@@ -42,7 +42,7 @@ def test_layout_names_every_column_once_in_one_group() -> None:
     assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
     grouped = sorted(i for cols in FEATURE_GROUPS.values() for i in cols)
     assert grouped == list(range(len(FEATURE_NAMES)))
-    assert set(FEATURE_GROUPS) == {"timbre", "harmony", "rhythm", "texture", "loudness"}
+    assert set(FEATURE_GROUPS) == {"timbre", "harmony", "rhythm", "texture", "loudness", "structure"}
     vector = extract(tone(440, 5), SR_HZ).vector
     assert vector.dtype == np.float32
     assert vector.shape == (len(FEATURE_NAMES),)
@@ -121,6 +121,48 @@ def test_texture_counts_voices_and_hears_the_triad() -> None:
     for name in ("voices_mean", "chroma_entropy_mean", "chroma_flux_mean", "pitch_flux_mean",
                  "interval_4"):
         assert quiet[name] == pytest.approx(three[name], rel=0.05, abs=0.01)
+
+
+def _windows(parts: list[np.ndarray]) -> np.ndarray:
+    """Join five 6 s parts as recommender.decode joins a track's windows."""
+    assert len(parts) == 5
+    return np.concatenate([p[: int(6 * SR_HZ)] for p in parts]).astype(np.float32)
+
+
+def test_structure_hears_the_level_change_between_windows_and_the_swells_within() -> None:
+    triad = chord(C_MAJOR, 6.0)
+    steady = extract(_windows([triad] * 5), SR_HZ)
+    verses = extract(_windows([triad * g for g in (0.1, 1.0, 0.1, 1.0, 0.3)]), SR_HZ)
+    assert verses["level_between_sd"] > 5.0 > 0.5 > steady["level_between_sd"]  # dB
+    t = np.arange(len(triad)) / SR_HZ
+    swells = (triad * (0.55 + 0.45 * np.sin(2 * np.pi * 0.5 * t))).astype(np.float32)
+    tremolo = extract(_windows([swells] * 5), SR_HZ)
+    # a swell every 2 s: seen at 0.25 s, mostly gone once smoothed over 3 s
+    assert tremolo["level_sd_250ms"] > 3 * steady["level_sd_250ms"] + 1.0
+    assert tremolo["level_sd_3s"] < 0.5 * tremolo["level_sd_250ms"]
+
+
+def test_structure_tells_one_harmony_from_sections_that_move_away() -> None:
+    keys = [C_MAJOR, [f * 2 ** (6 / 12) for f in C_MAJOR], [f * 2 ** (1 / 12) for f in C_MAJOR],
+            [f * 2 ** (8 / 12) for f in C_MAJOR], [f * 2 ** (3 / 12) for f in C_MAJOR]]
+    one = extract(_windows([chord(C_MAJOR, 6.0)] * 5), SR_HZ)
+    sections = extract(_windows([chord(k, 6.0) for k in keys]), SR_HZ)
+    assert one["harmony_between_sim"] > 0.95 > 0.6 > sections["harmony_between_sim"]
+    # a chord a second against a held one; held chords recur 4 s later, moving ones less
+    moving = extract(_windows([np.concatenate([chord(k, 1.0) for k in keys + keys[:1]])] * 5),
+                     SR_HZ)
+    assert one["harmony_next_1s"] > 0.95 > moving["harmony_next_1s"]
+    assert one["recurrence_1s"] > moving["recurrence_1s"] + 0.2
+
+
+def test_structure_counts_the_pauses() -> None:
+    phrase = np.concatenate([chord(C_MAJOR, 1.0), np.zeros(SR_HZ // 2, np.float32)] * 4)
+    legato = extract(_windows([chord(C_MAJOR, 6.0)] * 5), SR_HZ)
+    rests = extract(_windows([phrase] * 5), SR_HZ)
+    assert legato["quiet_40db"] < 0.02 and legato["quiet_20db"] < 0.05
+    assert 0.2 < rests["quiet_40db"] < 0.45  # a third of the time is rest
+    for name in FEATURE_GROUPS["structure"]:  # every column is a number, even so
+        assert np.isfinite(rests.vector[name])
 
 
 @pytest.mark.parametrize("bpm", [60, 120, 200])
