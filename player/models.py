@@ -105,6 +105,18 @@ class FeatureMatrix:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def merged_prefix(self, older: FeatureMatrix, width: int) -> FeatureMatrix:
+        """Return this matrix and an older one on their first width columns, by id (a
+        track in both keeps this one's row)."""
+        keep = ~np.isin(older.ids, self.ids)
+        ids = np.concatenate([self.ids, older.ids[keep]])
+        order = np.argsort(ids, kind="stable")
+        mine = self.vectors[:, :width] if len(self) else np.zeros((0, width), np.float32)
+        vectors = np.concatenate([mine, older.vectors[keep, :width]])
+        descriptors = np.concatenate([self.descriptors, older.descriptors[keep]])
+        return FeatureMatrix(self.version, ids[order], np.ascontiguousarray(vectors[order]),
+                             descriptors[order])
+
 
 @dataclass(frozen=True)
 class PlayLog:

@@ -27,7 +27,7 @@ from recommender.picks import Pick, Snapshot
 from recommender.radio import Radio
 from recommender.radio import similar as similar_picks
 from recommender.similarity import ContentSimilarity
-from recommender.source import LibrarySource, PlayLog, Revision
+from recommender.source import FeatureMatrix, LibrarySource, PlayLog, Revision
 
 if TYPE_CHECKING:  # recommender.taste pulls in the MLP: imported only when a model is used
     from recommender.taste import TasteModel
@@ -42,6 +42,13 @@ def default_features_version() -> int:
     from recommender.features import FEATURES_VERSION  # librosa: only when asked
 
     return int(FEATURES_VERSION)
+
+
+def compatible_prefixes(version: int) -> dict[int, int]:
+    """Return {older version: width} whose vectors are a prefix of version's."""
+    from recommender.features import COMPATIBLE_PREFIXES, FEATURES_VERSION
+
+    return dict(COMPATIBLE_PREFIXES) if version == FEATURES_VERSION else {}
 
 
 class Engine:
@@ -118,7 +125,7 @@ class Engine:
     def _rebuild(self) -> Snapshot:
         """Read everything and fit both models."""
         src = self.source
-        features = src.feature_matrix(self.features_version)
+        features = self._read_features()
         sim = _clone(self._similarity_template).fit(src.tracks(), features)
         log = src.play_log()
         # Recency is measured back from the latest play, not the clock: the same history
@@ -130,12 +137,30 @@ class Engine:
                         feedback=list(src.feedback()), moods=dict(src.moods()),
                         features=features)
 
+    def _read_features(self) -> FeatureMatrix:
+        """Return the analysed tracks' vectors at the engine's features version.
+
+        After an upgrade whose new version only appended columns, the tracks the analysis
+        has not redone yet keep their older vectors: until none is left, every track is
+        compared on the columns both versions share, rather than the redone ones on all
+        of theirs and the others by their tags alone.
+        """
+        current = self.source.feature_matrix(self.features_version)
+        for version, width in compatible_prefixes(self.features_version).items():
+            older = self.source.feature_matrix(version)
+            if len(older) and older.vectors.shape[1] == width and (
+                    not len(current) or current.vectors.shape[1] > width):
+                return current.merged_prefix(older, width)
+        return current
+
     def _update_taste(self, snap: Snapshot) -> None:
         """Let the taste model learn the plays newer than the last it saw (partial_fit)."""
         from recommender.taste import taste_data
 
         if self.taste is None or not self.taste.status()["trained"]:
             return  # an untrained model has nothing to update (and never counts)
+        if snap.features.vectors.shape[1] != len(self.taste.feature_names):
+            return  # the shared columns of an upgrade in progress: For you waits for it too
         try:
             # Only the plays the model has not seen: reading the whole history per play
             # would cost more than the partial_fit itself.

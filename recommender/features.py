@@ -63,6 +63,11 @@ from recommender import structure
 FEATURES_VERSION = 5
 """Bumped whenever extraction changes: stored vectors of another version are redone."""
 
+COMPATIBLE_PREFIXES: dict[int, int] = {4: 113}
+"""Older versions whose vectors are the first N columns of this version's, computed the
+same way: version 5 only appended the structure group. Until the analysis has redone a
+library, the engine compares every track on those columns (recommender.engine)."""
+
 N_FFT = 2048
 HOP = 512
 N_MELS = 96

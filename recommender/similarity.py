@@ -86,12 +86,14 @@ def z_scores(vectors: np.ndarray) -> np.ndarray:
 
 
 def default_groups(dim: int) -> dict[str, tuple[int, ...]]:
-    """Return the feature groups of recommender.features when they fit dim, else one group."""
+    """Return the feature groups of recommender.features that lay out dim columns (all of
+    them, or those of a compatible older version's prefix), else one group."""
     from recommender.features import FEATURE_GROUPS  # librosa: only when asked
 
     groups = {str(k): tuple(int(i) for i in v) for k, v in dict(FEATURE_GROUPS).items()}
-    if groups and all(0 <= i < dim for idx in groups.values() for i in idx):
-        return groups
+    fitting = {k: v for k, v in groups.items() if all(0 <= i < dim for i in v)}
+    if fitting and sorted(i for v in fitting.values() for i in v) == list(range(dim)):
+        return fitting
     return {"sound": tuple(range(dim))}
 
 

@@ -51,6 +51,7 @@ def add_features(
     vectors: dict[TrackId, np.ndarray],
     version: int = FEATURES_VERSION,
     descriptors: dict[TrackId, dict[str, object]] | None = None,
+    analyzed_at: float = 0.0,
 ) -> None:
     """Store feature vectors (float32 blobs) and optional descriptor columns."""
     descriptors = descriptors or {}
@@ -60,7 +61,7 @@ def add_features(
             conn.execute(
                 "INSERT OR REPLACE INTO features (track_id, version, vector, analyzed_at, tempo_bpm, "
                 "key, mode, loudness_db, energy, danceability) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (int(tid), version, np.asarray(vec, "<f4").tobytes(), 0.0, d.get("tempo_bpm"),
+                (int(tid), version, np.asarray(vec, "<f4").tobytes(), analyzed_at, d.get("tempo_bpm"),
                  d.get("key"), d.get("mode"), d.get("loudness_db"), d.get("energy"),
                  d.get("danceability")),
             )

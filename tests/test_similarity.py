@@ -298,3 +298,35 @@ def test_normalised_titles_match_versions() -> None:
     assert normalise_text("Blue in Green (Remastered 2009)") == normalise_text("blue in green")
     assert normalise_text("Café - Live") == normalise_text("cafe")
     assert normalise_text("Other song") != normalise_text("Another song")
+
+
+def test_an_upgrade_in_progress_compares_every_track_on_the_columns_both_versions_share(
+        db_path: Path) -> None:
+    # Half the library is analysed again at the new version; the other half still has the
+    # older vectors, which are the new layout's first columns. Both halves keep their sound.
+    from recommender.features import COMPATIBLE_PREFIXES, FEATURE_NAMES
+
+    (old, width), = COMPATIBLE_PREFIXES.items()
+    conn = connect(db_path)
+    rng = np.random.default_rng(5)
+    dim = len(FEATURE_NAMES)
+    centres = rng.normal(0, 1, (2, dim))
+    # Untagged: only their sound can place them.
+    ids = add_tracks(conn, [{"title": f"file {i}", "path": f"/m/{i}.flac"} for i in range(24)])
+    vecs = {t: centres[i % 2] + rng.normal(0, 0.3, dim) for i, t in enumerate(ids)}
+    redone, waiting = ids[:12], ids[12:]
+    # Just upgraded: nothing redone yet, every track has only its older vector.
+    add_features(conn, {t: vecs[t][:width] for t in ids}, version=old)
+    engine = Engine(SqliteLibrarySource(conn))
+    assert all(ids.index(p.track_id) % 2 == 0 for p in engine.similar([ids[0]], 6))
+    add_features(conn, {t: vecs[t] for t in redone}, analyzed_at=1.0)
+    for seed in (redone[0], waiting[1]):
+        picks = [p.track_id for p in engine.similar([seed], 6)]
+        assert len(picks) == 6
+        assert all(ids.index(t) % 2 == ids.index(seed) % 2 for t in picks)  # its own sound
+        assert set(picks) & set(redone) and set(picks) & set(waiting)  # from both halves
+    assert "structure" not in engine.snapshot().sim.group_names_  # the shared columns only
+    # Once every track is redone, all the new version's columns count.
+    add_features(conn, {t: vecs[t] for t in waiting}, analyzed_at=2.0)  # as the job writes
+    snap = engine.snapshot()
+    assert "structure" in snap.sim.group_names_ and len(snap.features) == 24
