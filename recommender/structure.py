@@ -27,7 +27,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.ndimage
 
-WINDOWS = 5  # recommender.decode.WINDOW_CENTRES: the excerpt's parts
+from recommender.decode import WINDOW_CENTRES
+
+WINDOWS = len(WINDOW_CENTRES)  # the excerpt's parts, each read on its own
 SMOOTHING_S = (0.25, 1.0, 3.0)
 NEXT_S = (1.0,)  # (3 s pairs do not fit in a 6 s window once its edges are trimmed)
 RECURRENCE_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -72,6 +74,7 @@ def describe(semis: np.ndarray, midi: np.ndarray, frame_power: np.ndarray,
         "register": (inner @ weights) / np.maximum(voiced, 1e-12),
     }
     edges = np.rint(np.arange(WINDOWS + 1) * n / WINDOWS).astype(int)
+    # Two frames off each end: the STFT frames at a join hear both windows.
     parts = [(a + 2, b - 2) for a, b in zip(edges[:-1], edges[1:], strict=True) if b - a > 4]
     for name, series in contours.items():
         usable = loud & (voiced > 0) if name == "register" else loud
