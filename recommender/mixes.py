@@ -168,8 +168,10 @@ def describe_cluster(snap: Snapshot, members: np.ndarray, library: np.ndarray) -
         mine = mine[np.isfinite(mine)]
         if lib.size < 4 or mine.size < max(2, members.size // 2):
             continue
-        spread = float(np.std(lib)) or 1.0
-        z = (float(np.mean(mine)) - float(np.mean(lib))) / spread
+        spread = float(np.std(lib, dtype=np.float64))
+        if spread <= 1e-6 * max(1.0, abs(float(np.mean(lib)))):
+            continue  # the same for the whole library: nothing stands out (float noise aside)
+        z = (float(np.mean(mine, dtype=np.float64)) - float(np.mean(lib, dtype=np.float64))) / spread
         word = high if z >= WORD_Z else low if z <= -WORD_Z else None
         lo, hi = _ABSOLUTE.get(word or "", (-np.inf, np.inf))
         if word and lo <= float(np.mean(mine)) <= hi:
@@ -197,11 +199,14 @@ def describe_cluster(snap: Snapshot, members: np.ndarray, library: np.ndarray) -
         parts.append(genre[0])
     elif not genre:
         artists = Counter(snap.sim.artist_keys_[int(r)] for r in members) - Counter({"": 10**9})
-        if artists:
-            a, c = artists.most_common(1)[0]
-            if c / members.size >= 0.6:
-                track = next(snap.track(int(r)) for r in members if snap.sim.artist_keys_[int(r)] == a)
-                parts.append(f"mostly {(track.artist or a) if track else a}")
+        top = artists.most_common(2)
+        if top and top[0][1] / members.size >= 0.6:
+            parts.append(f"mostly {_artist_name(snap, members, top[0][0])}")
+        elif not parts and len(top) == 2 and top[1][1] >= 2:
+            # Nothing stands out but who plays: name it by its two main artists rather
+            # than "Mix 3".
+            parts.append(f"{_artist_name(snap, members, top[0][0])}, "
+                         f"{_artist_name(snap, members, top[1][0])} and more")
     name = ", ".join(parts) if parts else ""
     name = name[:1].upper() + name[1:]
     reasons = [why for _, _, why in chosen]
@@ -211,6 +216,12 @@ def describe_cluster(snap: Snapshot, members: np.ndarray, library: np.ndarray) -
     if genre:
         text += f"; {genre[1]:.0%} tagged {genre[0]}"
     return name, f"{text}; {members.size} track{'' if members.size == 1 else 's'}."
+
+
+def _artist_name(snap: Snapshot, members: np.ndarray, key: str) -> str:
+    """Return an artist as tagged on the first member credited under the key."""
+    track = next(snap.track(int(r)) for r in members if snap.sim.artist_keys_[int(r)] == key)
+    return (track.artist or key) if track else key
 
 
 def _order(snap: Snapshot, ranked: list[int], n: int) -> list[TrackId]:
