@@ -25,6 +25,7 @@ from player.cli_common import (
     positive_int,
     print_json,
 )
+from player.features_store import analysis_errors
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender.engine import Engine, default_features_version
@@ -144,8 +145,29 @@ def cmd_similar(args: argparse.Namespace) -> int:
     if ids is None:
         return 1
     engine = Engine(source)
-    _print_picks(engine, engine.similar(ids, max(1, args.n)), args.json)
+    picks = engine.similar(ids, max(1, args.n))
+    if not picks and not args.json:
+        sim = engine.snapshot().sim
+        rows = sim.rows_of([int(t) for t in ids])
+        rows = rows[rows >= 0]
+        if not (sim.has_audio_[rows] | sim.has_meta_[rows]).any():
+            # no sound and no tags: nothing says what the seeds are like
+            print(f"Nothing to go on: {_unknown_sound(conn, ids)}.")
+            return 0
+    _print_picks(engine, picks, args.json)
     return 0
+
+
+def _unknown_sound(conn: sqlite3.Connection, ids: Sequence[TrackId]) -> str:
+    """Say why tracks have nothing to be compared by: no tags, and their sound unknown."""
+    failed = {e.track_id: e.reason for e in analysis_errors(conn) if e.track_id in set(ids)}
+    if len(ids) == 1 and ids[0] in failed:
+        return (f"the track has no artist, genre, composer or year, and its sound could not "
+                f"be analysed ({failed[ids[0]]})")
+    return ("the tracks have no artist, genre, composer or year, and their sound is not "
+            "analysed yet (`timbre analyze`)" if len(ids) > 1 else
+            "the track has no artist, genre, composer or year, and its sound is not analysed "
+            "yet (`timbre analyze`)")
 
 
 def cmd_foryou(args: argparse.Namespace) -> int:

@@ -56,10 +56,18 @@ def similar(
     # of a blend of seeds need not be near the top of any one: several are scored exactly.
     per = sim.seed_scores(rows, shortlist=SHORTLIST * wanted if rows.size == 1 else 0,
                           exact=np.concatenate([co_rows, af_rows]))
+    # A seed with neither sound nor tags says nothing of what it is like: it does not
+    # drag the blend of the others down (it still counts through co-listening).
+    blend = pos & (sim.has_audio_[rows] | sim.has_meta_[rows])
     if per.shape[1] == 1:  # Play similar on one track: the scores as they are
         content = per[:, 0]
+    elif blend.any():
+        content = (per[:, blend] @ w[blend]) / np.float32(w[blend].sum())
     else:
-        content = (per[:, pos] @ w[pos]) / np.float32(w[pos].sum())
+        content = np.full(per.shape[0], -1.0, np.float32)
+    # -1: the row shares no space with any seed (no sound, no tags in common to compare):
+    # nothing says it is like them, so it is never offered unless co-listening does.
+    unknown = content <= np.float32(-1.0)
     if neg.any():  # what was skipped pulls its neighbours down
         content -= 0.5 * np.clip(per[:, neg], 0, None).max(axis=1)
     co_val, af_val = _unit(co_val), _unit(af_val)
@@ -72,8 +80,9 @@ def similar(
         uniq, first = np.unique(reach[order], return_index=True)
         boost = np.maximum.reduceat(values, first)
         score[uniq] += np.float32(CF_WEIGHT) * boost
+        unknown[uniq[boost > 0]] = False
     snap.penalise(score)
-    exclude = snap.banned_.copy()
+    exclude = snap.banned_ | unknown
     exclude[rows] = True
     if len(avoid):
         exclude[np.asarray(avoid, np.int64)] = True
@@ -82,6 +91,7 @@ def similar(
     chosen = select(snap, ranked, n, scores=score, seeds=[*seeds, *avoid], chosen=list(start))[len(start):]
 
     picks = []
+    said = blend if blend.any() else pos  # the seeds whose likeness the reasons weigh
     pos_rows = rows[pos]
     co = _lookup(co_rows, co_val, chosen)
     after = _lookup(af_rows, af_val, chosen)
@@ -90,7 +100,7 @@ def similar(
     top = max((float(score[row]) for row in chosen), default=0.0)
     for row, best, groups in zip(chosen, bests, group_sims, strict=True):
         why = _reason(snap, row, best, seeds, co.get(row, 0.0), after.get(row, 0.0),
-                      float(per[row, pos] @ w[pos]) / float(w[pos].sum()), groups,
+                      float(per[row, said] @ w[said]) / float(w[said].sum()), groups,
                       weak=float(score[row]) < WEAK_PICK * top)
         picks.append(Pick(TrackId(int(sim.track_ids_[row])), float(score[row]), why, kind))
     return picks

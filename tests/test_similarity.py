@@ -330,3 +330,37 @@ def test_an_upgrade_in_progress_compares_every_track_on_the_columns_both_version
     add_features(conn, {t: vecs[t] for t in waiting}, analyzed_at=2.0)  # as the job writes
     snap = engine.snapshot()
     assert "structure" in snap.sim.group_names_ and len(snap.features) == 24
+
+
+def test_a_seed_with_neither_sound_nor_tags_gets_nothing_made_up(db_path: Path) -> None:
+    conn = connect(db_path)
+    ids, labels = standard_library(conn, per_style=6)
+    # A file whose analysis failed and that carries no tags: nothing says what it is like.
+    blank, heard_with = add_tracks(conn, [{"title": "hush", "path": "/m/hush.flac"},
+                                          {"title": "x", "path": "/m/x.flac"}])
+    engine = _engine(conn)
+    assert engine.similar([blank], 10) == []  # not ten tracks at "-1" as "looser matches"
+    # Beside a seed that has a sound, it does not drag the blend down: the same picks.
+    alone = [(p.track_id, round(p.score, 4)) for p in engine.similar([ids[0]], 6)]
+    both = [(p.track_id, round(p.score, 4)) for p in engine.similar([blank, ids[0]], 6)]
+    assert both == alone
+    # Co-listening still speaks for it: what was played around it is offered.
+    plays(conn, [(blank, 1000.0 + 600 * k, False) for k in range(4)]
+          + [(heard_with, 1200.0 + 600 * k, False) for k in range(4)])
+    picks = _engine(conn).similar([blank], 10)
+    assert [p.track_id for p in picks] == [heard_with]
+
+
+def test_cli_says_why_a_blank_track_has_no_similar_tracks(db_path: Path,
+                                                          capsys) -> None:  # type: ignore[no-untyped-def]
+    from player.features_store import write_batch
+    from ui.cli import run
+
+    conn = connect(db_path)
+    standard_library(conn, per_style=4)
+    blank = add_tracks(conn, [{"title": "hush", "path": "/m/hush.flac"}])[0]
+    write_batch(conn, FEATURES_VERSION, [], [(blank, "the analysed excerpt is silent")])
+    assert run(["similar", str(blank), "--db", str(db_path)]) == 0
+    assert capsys.readouterr().out == (
+        "Nothing to go on: the track has no artist, genre, composer or year, and its sound "
+        "could not be analysed (the analysed excerpt is silent).\n")

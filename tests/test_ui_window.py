@@ -176,6 +176,9 @@ def test_context_menu_play_similar_fills_the_queue(qtbot, window: MainWindow) ->
     saved = load_queue(w.conn)
     assert [i.why for i in saved.items] == [i.why for i in w.playback.queue.items]
     assert saved.items[0].why is None and all(i.why for i in saved.items[1:])
+    # A radio with nothing to go on says so rather than "0 similar tracks queued".
+    w._on_recs_radio_ready([])
+    assert w.statusBar().currentMessage().startswith("No similar tracks: this track has no tags")
 
 
 def test_queue_panel_reorders_by_drop_and_removes(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]

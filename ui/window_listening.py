@@ -79,7 +79,12 @@ class Listening:
             self.playback.play_tracks(ids, start=0, source="radio",
                                       source_ref=str(int(seeds[0])) if seeds else None,
                                       why=_reasons(picks))
-        self.statusBar().showMessage(f"Radio: {len(picks)} similar tracks queued", 5000)
+        if picks:
+            self.statusBar().showMessage(f"Radio: {len(picks)} similar tracks queued", 5000)
+        else:  # an untagged track whose sound is not known: nothing to compare it by
+            self.statusBar().showMessage(
+                "No similar tracks: this track has no tags and its sound is not analysed "
+                "(its Properties say why)", 8000)
 
     def _on_recs_radio_more(self, picks: list[Any]) -> None:
         if self.playback is not None and picks:
