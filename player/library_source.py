@@ -53,8 +53,12 @@ class SqliteLibrarySource:
     def tracks(self) -> list[Track]:
         """Return every track that is not missing, in id order."""
         rows = self._conn.execute(
-            "SELECT id, path, title, artist, artists, album, albumartist, genre, genres, "
-            "composer, year, duration_s, bpm FROM tracks WHERE missing = 0 ORDER BY id"
+            "SELECT t.id, t.path, t.title, t.artist, t.artists, t.album, t.albumartist, "
+            "t.genre, t.genres, t.composer, t.year, t.duration_s, t.bpm, "
+            "e.track_id IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM features AS f WHERE f.track_id = t.id) "
+            "FROM tracks AS t LEFT JOIN analysis_errors AS e ON e.track_id = t.id "
+            "WHERE t.missing = 0 ORDER BY t.id"
         )
         out = []
         for r in rows:
@@ -63,6 +67,7 @@ class SqliteLibrarySource:
                 id=TrackId(r[0]), path=r[1], title=r[2] or "", artist=r[3], artists=artists,
                 album=r[5], albumartist=r[6], genres=_json_list(r[8], r[7]), composer=r[9],
                 year=r[10] if isinstance(r[10], int) else None, duration_s=r[11], bpm=r[12],
+                analysis_failed=bool(r[13]),
             ))
         return out
 
@@ -165,7 +170,9 @@ class SqliteLibrarySource:
     def _revision(self) -> Revision:
         c = self._conn
         tracks = c.execute("SELECT count(*), max(updated_at), max(id), sum(missing) FROM tracks").fetchone()
-        feats = c.execute("SELECT count(*), max(analyzed_at) FROM features").fetchone()
+        # A failed analysis changes what may be recommended too (Track.analysis_failed).
+        feats = c.execute("SELECT count(*), max(analyzed_at), "
+                          "(SELECT count(*) FROM analysis_errors) FROM features").fetchone()
         last_play = c.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0]
         feedback = (
             c.execute("SELECT count(*), max(at) FROM likes").fetchone()

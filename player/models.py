@@ -38,6 +38,9 @@ class Track:
     year: int | None = None
     duration_s: float | None = None
     bpm: float | None = None
+    # The analysis could not use the file (truncated, undecodable, silent): it is still
+    # listed and playable on request, but never recommended.
+    analysis_failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

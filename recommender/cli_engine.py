@@ -29,7 +29,7 @@ from player.features_store import analysis_errors
 from player.library_source import SqliteLibrarySource
 from player.models import TrackId
 from recommender.engine import Engine, default_features_version
-from recommender.foryou import BadLike
+from recommender.foryou import BadLike, parse_likes
 from recommender.picks import Pick, credited_artists
 from recommender.similarity import normalise_text
 from recommender.taste import TasteModel, model_path_for
@@ -178,6 +178,15 @@ def cmd_foryou(args: argparse.Namespace) -> int:
     except BadLike as exc:
         print(f"timbre: {exc}", file=sys.stderr)
         return 2
+    if not picks and args.like and not args.json:
+        snap = engine.snapshot()
+        unmatched = [label for label, rows in parse_likes(snap, args.like) if not rows.size]
+        if unmatched:
+            genres = sorted({tok.split(":", 1)[1] for tok in snap.sim.vocab_
+                             if tok.startswith("genre:")})
+            known = f"; its genres: {', '.join(genres[:12])}" if genres else ""
+            print(f"Nothing matches {' or '.join(unmatched)} in the library{known}.")
+            return 0
     _print_picks(engine, picks, args.json, by_kind=True)
     if not args.json and not args.like and picks and all(p.kind == "start" for p in picks):
         print("(no listening history yet: say what you like with --like genre:NAME, "

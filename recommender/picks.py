@@ -126,8 +126,9 @@ def credited_artists(artist: str | None, albumartist: str | None,
 
 
 def banned_mask(sim: ContentSimilarity, bans: Bans) -> np.ndarray:
-    """Return True for every row that is banned, by id or by any of its artists."""
-    mask = np.zeros(len(sim), bool)
+    """Return True for every row that is never offered: banned, by id or by any of its
+    artists, or a file the analysis could not use (it would not play, or play silence)."""
+    mask = sim.analysis_failed_.copy()
     if bans.tracks:
         rows = sim.rows_of(np.fromiter(bans.tracks, np.int64, len(bans.tracks)))
         mask[rows[rows >= 0]] = True

@@ -246,6 +246,9 @@ class ContentSimilarity:
         # strings are checked against the strings before calling two tracks duplicates.
         self.dup_hash_ = np.fromiter((hash(k) if k else 0 for k in self.dup_keys_), np.int64, n)
         self.artist_keys_ = [primary_artist(t) if t else "" for t in self.tracks_]
+        # Files the analysis could not use: never offered (recommender.picks.banned_mask).
+        self.analysis_failed_ = np.fromiter(
+            (t is not None and t.analysis_failed for t in self.tracks_), bool, len(self.tracks_))
         self.album_keys_ = [album_key(t) if t else "" for t in self.tracks_]
         return self
 

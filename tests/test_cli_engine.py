@@ -104,6 +104,10 @@ def test_foryou_cold_start_and_bad_like(library, capsys) -> None:  # type: ignor
     assert len(out) == 5 and all(style[o["id"]] == 2 for o in out)
     assert run(["foryou", "--like", "colour:blue"]) == 2
     assert "genre:NAME" in capsys.readouterr().err
+    # A genre the library does not have: said, with the ones it has.
+    assert run(["foryou", "--like", "genre:polka"]) == 0
+    assert capsys.readouterr().out == (
+        "Nothing matches genre polka in the library; its genres: ambient, jazz, metal, rock.\n")
 
 
 @pytest.mark.parametrize(("argv", "says"), [

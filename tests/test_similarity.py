@@ -364,3 +364,21 @@ def test_cli_says_why_a_blank_track_has_no_similar_tracks(db_path: Path,
     assert capsys.readouterr().out == (
         "Nothing to go on: the track has no artist, genre, composer or year, and its sound "
         "could not be analysed (the analysed excerpt is silent).\n")
+
+
+def test_a_file_the_analysis_could_not_use_is_never_recommended(db_path: Path) -> None:
+    from player.features_store import write_batch
+
+    conn = connect(db_path)
+    ids, labels = standard_library(conn, per_style=6)
+    # A truncated jazz file: its tags read, its audio does not decode.
+    broken = add_tracks(conn, [{"title": "truncated", "artist": "Jazz Artist 1",
+                                "genres": ["Jazz"], "path": "/m/broken.mp3"}])[0]
+    engine = _engine(conn)
+    jazz = [t for t, s in zip(ids, labels, strict=True) if s == 0]
+    assert broken in {p.track_id for p in engine.similar([jazz[1]], 10)}  # before: offered
+    write_batch(conn, FEATURES_VERSION, [], [(broken, "no audio could be decoded")])
+    assert broken not in {p.track_id for p in engine.similar([jazz[1]], 10)}
+    assert broken not in {p.track_id for p in engine.for_you(20, likes=["genre:jazz"])}
+    # It can still be asked for: Play similar on it goes by its tags.
+    assert {p.track_id for p in engine.similar([broken], 4)} <= set(jazz)
