@@ -52,13 +52,13 @@ class SqliteLibrarySource:
 
     def tracks(self) -> list[Track]:
         """Return every track that is not missing, in id order."""
+        # The few failed analyses, read apart: a join on every track costs 100 ms at 100,000.
+        failed = {r[0] for r in self._conn.execute(
+            "SELECT e.track_id FROM analysis_errors AS e WHERE NOT EXISTS "
+            "(SELECT 1 FROM features AS f WHERE f.track_id = e.track_id)")}
         rows = self._conn.execute(
-            "SELECT t.id, t.path, t.title, t.artist, t.artists, t.album, t.albumartist, "
-            "t.genre, t.genres, t.composer, t.year, t.duration_s, t.bpm, "
-            "e.track_id IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM features AS f WHERE f.track_id = t.id) "
-            "FROM tracks AS t LEFT JOIN analysis_errors AS e ON e.track_id = t.id "
-            "WHERE t.missing = 0 ORDER BY t.id"
+            "SELECT id, path, title, artist, artists, album, albumartist, genre, genres, "
+            "composer, year, duration_s, bpm FROM tracks WHERE missing = 0 ORDER BY id"
         )
         out = []
         for r in rows:
@@ -67,7 +67,7 @@ class SqliteLibrarySource:
                 id=TrackId(r[0]), path=r[1], title=r[2] or "", artist=r[3], artists=artists,
                 album=r[5], albumartist=r[6], genres=_json_list(r[8], r[7]), composer=r[9],
                 year=r[10] if isinstance(r[10], int) else None, duration_s=r[11], bpm=r[12],
-                analysis_failed=bool(r[13]),
+                analysis_failed=r[0] in failed,
             ))
         return out
 
