@@ -37,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     lst.set_defaults(func=_run_list)
 
     exp = sub.add_parser(
-        "export", help="write every play as ListenBrainz-style JSON lines (lossless)")
+        "export", help="write every play as ListenBrainz-style JSON lines (lossless)",
+        description="Write every play as ListenBrainz-style JSON lines, one listen a line, "
+        "whatever the file is called; Timbre's own fields (how much was heard, why it ended, "
+        "what queued it) ride along, so `timbre history import` reads it back losslessly.")
     add_db_option(exp)
     exp.add_argument("file", help="the file to write ('-' for standard output)")
     exp.set_defaults(func=_run_export)
