@@ -172,13 +172,26 @@ def descriptors(conn: sqlite3.Connection, track_id: TrackId) -> dict[str, object
     return dict(zip(names, conn_row, strict=True))
 
 
-def analysis_errors(conn: sqlite3.Connection, version: int | None = None) -> list[AnalysisError]:
-    """Return the recorded analysis errors (at version, or all), oldest first."""
+def failed_track_ids(conn: sqlite3.Connection) -> set[TrackId]:
+    """Return the tracks whose analysis failed and that have no features to go on."""
+    return {TrackId(r[0]) for r in conn.execute(
+        "SELECT e.track_id FROM analysis_errors AS e WHERE NOT EXISTS "
+        "(SELECT 1 FROM features AS f WHERE f.track_id = e.track_id)")}
+
+
+def analysis_errors(conn: sqlite3.Connection, version: int | None = None,
+                    track_ids: Iterable[int] | None = None) -> list[AnalysisError]:
+    """Return the recorded analysis errors (at version, or all; of track_ids, or all
+    tracks), oldest first."""
     query = ("SELECT e.track_id, t.path, e.version, e.reason, e.at FROM analysis_errors AS e "
-             "JOIN tracks AS t ON t.id = e.track_id")
-    params: tuple[int, ...] = ()
+             "JOIN tracks AS t ON t.id = e.track_id WHERE 1")
+    params: list[int] = []
     if version is not None:
-        query += " WHERE e.version = ?"
-        params = (version,)
+        query += " AND e.version = ?"
+        params.append(version)
+    if track_ids is not None:
+        wanted = sorted({int(t) for t in track_ids})
+        query += f" AND e.track_id IN ({', '.join('?' * len(wanted))})"
+        params += wanted
     return [AnalysisError(TrackId(r[0]), r[1], r[2], r[3], r[4])
             for r in conn.execute(query + " ORDER BY e.at, e.track_id", params)]

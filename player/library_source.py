@@ -10,7 +10,7 @@ import numpy as np
 
 from player import feedback as fb
 from player import library
-from player.features_store import STEADY_TEMPO_SQL
+from player.features_store import STEADY_TEMPO_SQL, failed_track_ids
 from player.history import iter_plays
 from player.models import (
     DESCRIPTOR_NAMES,
@@ -53,9 +53,7 @@ class SqliteLibrarySource:
     def tracks(self) -> list[Track]:
         """Return every track that is not missing, in id order."""
         # The few failed analyses, read apart: a join on every track costs 100 ms at 100,000.
-        failed = {r[0] for r in self._conn.execute(
-            "SELECT e.track_id FROM analysis_errors AS e WHERE NOT EXISTS "
-            "(SELECT 1 FROM features AS f WHERE f.track_id = e.track_id)")}
+        failed = failed_track_ids(self._conn)
         rows = self._conn.execute(
             "SELECT id, path, title, artist, artists, album, albumartist, genre, genres, "
             "composer, year, duration_s, bpm FROM tracks WHERE missing = 0 ORDER BY id"

@@ -72,9 +72,8 @@ def _failed_paths(path: Path, track_ids: list[int]) -> dict[int, str]:
     """Return the file of each failed track, to name it as the user knows it."""
     if not track_ids:
         return {}
-    wanted = set(track_ids)
     conn = connect(path)
     try:
-        return {e.track_id: e.path for e in analysis_errors(conn) if e.track_id in wanted}
+        return {e.track_id: e.path for e in analysis_errors(conn, track_ids=track_ids)}
     finally:
         conn.close()

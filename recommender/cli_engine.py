@@ -160,14 +160,13 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 def _unknown_sound(conn: sqlite3.Connection, ids: Sequence[TrackId]) -> str:
     """Say why tracks have nothing to be compared by: no tags, and their sound unknown."""
-    failed = {e.track_id: e.reason for e in analysis_errors(conn) if e.track_id in set(ids)}
-    if len(ids) == 1 and ids[0] in failed:
-        return (f"the track has no artist, genre, composer or year, and its sound could not "
-                f"be analysed ({failed[ids[0]]})")
-    return ("the tracks have no artist, genre, composer or year, and their sound is not "
-            "analysed yet (`timbre analyze`)" if len(ids) > 1 else
-            "the track has no artist, genre, composer or year, and its sound is not analysed "
-            "yet (`timbre analyze`)")
+    failed = [e.reason for e in analysis_errors(conn, track_ids=ids)]
+    if len(ids) == 1:
+        sound = (f"its sound could not be analysed ({failed[0]})" if failed
+                 else "its sound is not analysed yet (`timbre analyze`)")
+        return f"the track has no artist, genre, composer or year, and {sound}"
+    return ("the tracks have no artist, genre, composer or year, and none of their sounds "
+            "is analysed")
 
 
 def cmd_foryou(args: argparse.Namespace) -> int:

@@ -27,7 +27,6 @@ from player.models import Track
 from recommender.metric import LEARNED_SHARE, LearnedMetric, learn
 from recommender.source import DESCRIPTOR_NAMES, FeatureMatrix
 
-GROUP_NAMES = ("timbre", "harmony", "rhythm", "texture", "loudness")
 DEFAULT_GROUP_WEIGHTS: Mapping[str, float] = {
     "timbre": 1.0, "harmony": 0.8, "rhythm": 0.9, "texture": 0.8, "loudness": 0.5,
     "structure": 0.8,
