@@ -457,6 +457,31 @@ def read_tags(path: str | bytes | os.PathLike[Any], size: int | None = None,
     return _assemble(path, fields, pictures, audio, size)
 
 
+_NUMBERED_NAME = re.compile(
+    r"(?:\d{1,2}[-.])?"  # a disc number: "1-02 Title", "2.07 Title"
+    r"(?P<number>0\d{1,2}(?=[\s._-])|\d{1,3}(?=\s*[-.]\s|_))"  # "01 ", "1. ", "7 - ", "12_"
+    r"[\s._-]+(?P<rest>\S.*)$")
+
+
+def title_from_name(stem: str) -> tuple[int | None, str]:
+    """Return (track number, title) for a file that has no title tag, from its name.
+
+    A leading track number is taken off when it cannot be part of the title: zero-padded
+    ("01 Song"), or followed by a dot, a dash or an underscore ("1. Song", "7 - Song",
+    "12_Song"), optionally after a disc number ("1-02 Song"). "99 Luftballons" keeps its
+    number. Underscores read as spaces when the name has no spaces at all.
+    """
+    name = clean_text(stem) or "?"
+    number: int | None = None
+    match = _NUMBERED_NAME.match(name)
+    if match and match["rest"].strip(" ._-"):
+        number = int(match["number"]) or None
+        name = match["rest"].strip()
+    if "_" in name and " " not in name:
+        name = " ".join(name.replace("_", " ").split()) or name
+    return number, name
+
+
 def _reason(exc: BaseException, path: str | bytes | os.PathLike[Any]) -> str:
     """Return the error text without the file's own path (it is shown beside it)."""
     text = str(exc)
@@ -470,12 +495,14 @@ def _assemble(path: Any, fields: _Fields, pictures: list[Picture], audio: Any,
               size: int) -> TrackTags:
     name = os.fsencode(path).rsplit(b"/", 1)[-1]
     stem = name.rsplit(b".", 1)[0] if b"." in name[1:] else name
-    tags = TrackTags(title=fields.first("title") or clean_text(
-        stem.decode("utf-8", "backslashreplace")) or "?")
+    named_number, named_title = title_from_name(stem.decode("utf-8", "backslashreplace"))
+    tags = TrackTags(title=fields.first("title") or named_title)
     tags.artists = _split_multi(fields.all("artists")) or _split_multi(fields.all("artist"))
     tags.album = fields.first("album")
     tags.albumartist = fields.first("albumartist", "album artist", "album_artist")
     tags.tracknumber, tracktotal = parse_number_pair(fields.first("tracknumber", "track"))
+    if tags.tracknumber is None and not fields.first("title"):
+        tags.tracknumber = named_number
     tags.tracktotal = tracktotal or parse_int(fields.first("tracktotal", "totaltracks"))
     tags.discnumber, disctotal = parse_number_pair(fields.first("discnumber", "disc"))
     tags.disctotal = disctotal or parse_int(fields.first("disctotal", "totaldiscs"))

@@ -12,7 +12,7 @@ from mutagen.asf import ASF
 from mutagen.id3 import ID3, RVA2, TCMP, TCON, TIT2, TXXX
 from mutagen.mp4 import MP4, MP4FreeForm
 
-from player.tags import TagError, clean_text, parse_number_pair, read_tags
+from player.tags import TagError, clean_text, parse_number_pair, read_tags, title_from_name
 from tests.media import FORMATS, jpeg_bytes, make_track, tone
 
 FULL = dict(
@@ -143,6 +143,35 @@ def test_hostile_text_is_plain_and_bounded(tmp_path: Path) -> None:
     assert title.startswith("badtitle[31m") and len(title) == 1000
     assert clean_text("  ") is None
     assert parse_number_pair("07/ 12") == (7, 12)
+
+
+@pytest.mark.parametrize("stem,expected", [
+    ("01 Night Drive", (1, "Night Drive")),
+    ("7 - Night Drive", (7, "Night Drive")),
+    ("12. Night Drive", (12, "Night Drive")),
+    ("03_night_drive", (3, "night drive")),
+    ("2-05 Night Drive", (5, "Night Drive")),
+    # a number that may be the title's own stays
+    ("99 Luftballons", (None, "99 Luftballons")),
+    ("3 Doors Down - Kryptonite", (None, "3 Doors Down - Kryptonite")),
+    ("2001 A Space Odyssey", (None, "2001 A Space Odyssey")),
+    ("1.5 Hours", (None, "1.5 Hours")),
+    ("05", (None, "05")),
+    ("05. ", (None, "05.")),
+])
+def test_untagged_title_and_number_from_the_file_name(stem: str, expected: tuple) -> None:
+    assert title_from_name(stem) == expected
+
+
+def test_untagged_file_reads_its_name_and_tags_win(tmp_path: Path) -> None:
+    bare = read_tags(make_track(tmp_path / "04 - Night Drive.flac", tone(300, 0.3)))
+    assert (bare.title, bare.tracknumber) == ("Night Drive", 4)
+    tagged = read_tags(make_track(tmp_path / "05 - x.flac", tone(300, 0.3), title="Real",
+                                  tracknumber="9"))
+    assert (tagged.title, tagged.tracknumber) == ("Real", 9)
+    # a title tag without a number: the name's number is not trusted over the tags
+    titled = read_tags(make_track(tmp_path / "06 - y.flac", tone(300, 0.3), title="Only"))
+    assert (titled.title, titled.tracknumber) == ("Only", None)
 
 
 @pytest.mark.parametrize("content,name", [
