@@ -120,6 +120,22 @@ def missing_tracks(conn: sqlite3.Connection, ids: Iterable[int]) -> set[TrackId]
     return gone
 
 
+def missing_reason(conn: sqlite3.Connection, track: int) -> str | None:
+    """Say why a track that has a row is not in the library now, or None when it is."""
+    row = conn.execute(
+        "SELECT t.title, t.artist, t.missing, r.path FROM tracks t "
+        "LEFT JOIN roots r ON r.id = t.root_id WHERE t.id = ?", (int(track),)).fetchone()
+    if row is None or not row[2]:
+        return None
+    title, artist, _, root = row
+    name = f"\u201c{title}\u201d" + (f" by {artist}" if artist else "")
+    if root is None:
+        return (f"track {track} ({name}) is not in the library now: its folder was removed "
+                "(adding the folder again brings it back, with its plays and likes)")
+    return (f"track {track} ({name}) is not in the library now: its folder {root} was not "
+            "found at the last scan (a drive that is not mounted?)")
+
+
 def find_root(conn: sqlite3.Connection, path: str | bytes | os.PathLike[str]) -> int | None:
     """Return the id of the library folder at path, or None."""
     row = conn.execute("SELECT id FROM roots WHERE path_bytes = ?", (root_key(path),)).fetchone()

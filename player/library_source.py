@@ -189,3 +189,8 @@ class SqliteLibrarySource:
     def no_track_reason(self, ref: str) -> str:
         """Say why find_track(ref) found nothing (e.g. the scan could not read the file)."""
         return library.no_track_reason(self._conn, ref)
+
+    def missing_reason(self, track: TrackId) -> str | None:
+        """Say why a known track is not in the library now (its folder removed or
+        unmounted), or None when it is."""
+        return library.missing_reason(self._conn, track)

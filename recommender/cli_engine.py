@@ -144,6 +144,10 @@ def cmd_similar(args: argparse.Namespace) -> int:
     ids = _resolve(source, args.tracks)
     if ids is None:
         return 1
+    gone = [why for why in map(source.missing_reason, ids) if why]
+    if len(gone) == len(ids):  # some seeds left: the radio goes on from the others
+        print(f"timbre: {gone[0]}", file=sys.stderr)
+        return 1
     engine = Engine(source)
     picks = engine.similar(ids, max(1, args.n))
     if not picks and not args.json:

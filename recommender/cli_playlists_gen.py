@@ -153,6 +153,17 @@ def _save(args: argparse.Namespace, name: str, ids: list[TrackId], reason: str) 
     return True
 
 
+def _library_track(source: SqliteLibrarySource, ref: str) -> TrackId:
+    """Return the library track ref names; GenerateError saying why when there is none."""
+    track = source.find_track(ref)
+    if track is None:
+        raise GenerateError(source.no_track_reason(ref))
+    gone = source.missing_reason(track)
+    if gone:
+        raise GenerateError(gone)
+    return track
+
+
 def _generate(args: argparse.Namespace) -> int:
     engine, source = _engine(args)
     snap = engine.snapshot()
@@ -161,18 +172,13 @@ def _generate(args: argparse.Namespace) -> int:
             ids, reason = mood_playlist(snap, args.mood, args.n or 30)
             name = args.name or args.mood.capitalize()
         elif args.path:
-            ends = [source.find_track(ref) for ref in args.path]
-            for ref, end in zip(args.path, ends, strict=True):
-                if end is None:
-                    raise GenerateError(source.no_track_reason(ref))
-            a, b = (TrackId(int(e)) for e in ends if e is not None)
+            ends = [_library_track(source, ref) for ref in args.path]
+            a, b = ends
             ids = song_path(snap, a, b, args.n or 10)
             reason = path_reason(snap, a, b, len(ids))
             name = args.name or f"Path {a} to {b}"
         else:
-            seed = source.find_track(args.similar)
-            if seed is None:
-                raise GenerateError(source.no_track_reason(args.similar))
+            seed = _library_track(source, args.similar)
             picks = engine.radio([seed]).next((args.n or 30) - 1)
             ids = radio_playlist([p.track_id for p in picks], seed)
             track = engine.track(seed)

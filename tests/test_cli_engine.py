@@ -10,6 +10,7 @@ import pytest
 
 from player.db import connect
 from recommender.engine import default_features_version
+from tests.media import make_track
 from tests.reco_helpers import DAY, plays, standard_library
 from ui.cli import run
 
@@ -134,7 +135,7 @@ def test_generated_audio_scanned_and_analysed_end_to_end(db_path: Path, tmp_path
 
     from player.scanner import scan
     from recommender.analysis import analyze
-    from tests.media import chord, clicks, make_track, noise
+    from tests.media import chord, clicks, noise
 
     seconds = 8.0
     kinds = {
@@ -165,7 +166,7 @@ def test_a_track_the_analysis_cannot_use_is_named_with_its_reason(
         db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
 
-    from tests.media import chord, make_track
+    from tests.media import chord
 
     music = tmp_path / "music"
     make_track(music / "fine.flac", np.asarray(chord([220.0, 330.0], 4.0), np.float32), title="Fine")
@@ -183,3 +184,29 @@ def test_a_track_the_analysis_cannot_use_is_named_with_its_reason(
     assert "silent" in errors[0]["reason"]
     assert run(["--db", str(db_path), "errors"]) == 0
     assert capsys.readouterr().out == f"{silent}: could not analyse: {errors[0]['reason']}\n"
+
+
+def test_similar_on_a_track_of_a_removed_folder_says_so(
+        db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The track keeps its row (and history) when its folder leaves the library; Play
+    similar on it says why it cannot, and a radio goes on from the seeds still there."""
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    for folder, artist in ((gone, "Gone Band"), (kept, "Kept Band")):
+        for k in range(3):
+            make_track(folder / f"{k}.flac", title=f"{artist} {k}", artist=artist, genre="Jazz")
+    assert run(["--db", str(db_path), "scan", str(gone), str(kept)]) == 0
+    conn = connect(db_path)
+    seed = conn.execute("SELECT id FROM tracks WHERE title = 'Gone Band 0'").fetchone()[0]
+    other = conn.execute("SELECT id FROM tracks WHERE title = 'Kept Band 0'").fetchone()[0]
+    assert run(["--db", str(db_path), "scan", "--remove", str(gone)]) == 0
+    capsys.readouterr()
+    assert run(["--db", str(db_path), "similar", str(seed)]) == 1
+    err = capsys.readouterr().err
+    assert f"track {seed} (\u201cGone Band 0\u201d by Gone Band) is not in the library now" in err
+    assert "folder was removed" in err
+    for generate in (["--similar", str(seed)], ["--path", str(seed), str(other)]):
+        assert run(["--db", str(db_path), "playlist", "generate", *generate]) == 1
+        assert "is not in the library now" in capsys.readouterr().err
+    assert conn.execute("SELECT count(*) FROM playlists WHERE kind != 'smart'").fetchone()[0] == 0
+    out = _json(capsys, ["--db", str(db_path), "similar", str(seed), str(other), "--json"])
+    assert {o["artist"] for o in out} == {"Kept Band"}

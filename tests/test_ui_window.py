@@ -181,6 +181,21 @@ def test_context_menu_play_similar_fills_the_queue(qtbot, window: MainWindow) ->
     assert w.statusBar().currentMessage().startswith("No similar tracks: this track has no tags")
 
 
+def test_play_similar_on_a_track_of_a_removed_folder_says_why(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """History rows outlive their folder; Play similar on one starts no radio and says why."""
+    from player.library import list_roots, remove_root
+
+    w = window
+    seed = browse.track_ids(w.conn)[0]
+    remove_root(w.conn, list_roots(w.conn)[0].id)
+    queued = len(w.playback.queue.items)
+    w.actions_.play_similar([seed])
+    message = w.statusBar().currentMessage()
+    assert message.startswith(f"No similar tracks: track {seed} (")
+    assert "its folder was removed" in message
+    assert len(w.playback.queue.items) == queued
+
+
 def test_queue_panel_reorders_by_drop_and_removes(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     w = window
     ids = browse.track_ids(w.conn)

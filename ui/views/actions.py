@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QWidget
 
 from player import browse, playlists
+from player.library import missing_reason, missing_tracks
 from player.models import TrackId
 from ui.views.icons import icon
 
@@ -82,7 +83,13 @@ class TrackActions(QObject):
         if self.radio is None:
             self.message.emit("Recommendations are not available yet")
             return
-        self.radio(list(ids))
+        gone = missing_tracks(self._conn, ids)
+        seeds = [i for i in ids if i not in gone]  # a history row may be of a removed folder
+        if not seeds:
+            why = missing_reason(self._conn, ids[0]) or ""
+            self.message.emit(f"No similar tracks: {why}")
+            return
+        self.radio(seeds)
 
     # -- feedback -----------------------------------------------------------------------
 
