@@ -4,6 +4,7 @@ feedback penalties, duplicate-free artist-spaced selection and smooth ordering."
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -189,10 +190,13 @@ def select(
     """Pick up to n rows from ranked (best first) and return chosen.
 
     Never a banned row, a seed, or a duplicate of a seed or of another pick; at most
-    album_cap from a seed's album. Artists are spaced (once in artist_gap picks, at most
-    artist_cap times) unless the best spaced candidate scores more than tolerance
-    (relative) below the best candidate: a close track by the same artist beats an
-    unrelated one. chosen holds rows already picked (kept, and extended in place).
+    album_cap from a seed's album. Artists are spaced: once in artist_gap picks and at
+    most artist_cap times, unless the best spaced candidate scores more than tolerance
+    (relative) below the best candidate, for a close track by the same artist beats an
+    unrelated one; but never more times than spacing can hold (spaced_artist_cap) while
+    anything else is left. Weak candidates (under WEAK_PICK of the best of ranked) only
+    fill the list: for them spacing always wins. chosen holds rows already picked (kept,
+    and extended in place).
     """
     sim = snap.sim
     chosen = [] if chosen is None else chosen
@@ -200,20 +204,26 @@ def select(
     artist_key, album_key = sim.artist_keys_, sim.album_keys_
     seed_albums = {album_key[s] for s in seeds} - {""}
     cap = artist_cap or max(2, math.ceil((n + start) / 4))
+    # Past this many, an artist's tracks cannot all be spaced: a close match by the same
+    # artist may exceed cap, never this, unless nothing else is left.
+    hard = max(cap, spaced_artist_cap(n + start, artist_gap))
     blocked = set(chosen) | {int(s) for s in seeds}
     pending = [int(r) for r in ranked if int(r) not in blocked and not snap.banned_[int(r)]]
     same_song = _SameSong(sim, pending)
     for other in (*seeds, *chosen):
         pending = same_song.drop(pending, int(other))
+    top = max((float(scores[r]) for r in pending), default=0.0) if scores is not None else 0.0
     album_count: dict[str, int] = {}
+    artist_count: dict[str, int] = {}
     for c in chosen:
         album_count[album_key[c]] = album_count.get(album_key[c], 0) + 1
+        artist_count[artist_key[c]] = artist_count.get(artist_key[c], 0) + 1
 
     def spaced(row: int) -> bool:
         artist = artist_key[row]
         if not artist:
             return True
-        if sum(artist_key[c] == artist for c in chosen) >= cap:
+        if artist_count.get(artist, 0) >= cap:
             return False
         recent = chosen[-(artist_gap - 1):] if artist_gap > 1 else []
         return not any(artist_key[c] == artist for c in recent)
@@ -221,6 +231,7 @@ def select(
     while len(chosen) - start < n and pending:
         first: int | None = None
         pick: int | None = None
+        capped: int | None = None  # the best candidate whose artist is at the hard cap
         i = 0
         while i < len(pending):
             row = pending[i]
@@ -233,23 +244,28 @@ def select(
             if album and album in seed_albums and album_count.get(album, 0) >= album_cap:
                 i += 1
                 continue
+            if artist_key[row] and artist_count.get(artist_key[row], 0) >= hard:
+                capped = i if capped is None else capped
+                i += 1
+                continue
             if first is None:
                 first = i
             if scores is not None:
                 best = float(scores[pending[first]])
-                if float(scores[row]) < best - tolerance * abs(best):
+                if best >= WEAK_PICK * top and float(scores[row]) < best - tolerance * abs(best):
                     break  # the spaced candidates from here on are too weak: keep the best
             if spaced(row):
                 pick = i
                 break
             i += 1
         if pick is None:
-            pick = first
+            pick = first if first is not None else capped
         if pick is None:
             break
         row = pending.pop(pick)
         chosen.append(row)
         album_count[album_key[row]] = album_count.get(album_key[row], 0) + 1
+        artist_count[artist_key[row]] = artist_count.get(artist_key[row], 0) + 1
     chosen[start:] = space_artists(chosen[start:], artist_key, artist_gap, chosen[:start],
                                    scores=scores)
     return chosen
@@ -383,6 +399,21 @@ def smooth_order(snap: Snapshot, rows: Sequence[int], artist_gap: int = 3,
     keys = snap.sim.artist_keys_
     while left:
         recent = {keys[r] for r in out[-(artist_gap - 1):]} - {""}
+        # An artist with so many tracks left that they only fit spaced if one comes now
+        # goes now (its best): left for later, they would end the list side by side. Only
+        # among the picks the window may take: the weak ones stay at the end.
+        if strength is None:
+            able = left
+        else:
+            floor = max(strength[r] for r in left) * (1.0 - tolerance)
+            able = [r for r in left if strength[r] >= floor]
+        remaining = Counter(keys[r] for r in able if keys[r])
+        urgent = [r for r in able if keys[r] and keys[r] not in recent
+                  and (remaining[keys[r]] - 1) * artist_gap + 1 >= len(able)]
+        if urgent and len(able) > 1:
+            out.append(urgent[0])
+            left.remove(urgent[0])
+            continue
         spaced = [r for r in left[:window] if keys[r] not in recent]
         if strength is not None and spaced:
             floor = max(strength[r] for r in left) * (1.0 - tolerance)

@@ -15,7 +15,7 @@ from player.library_source import SqliteLibrarySource
 from recommender.engine import Engine
 from recommender.features import FEATURES_VERSION
 from recommender.foryou import BadLike
-from recommender.picks import SMOOTH_WINDOW, smooth_order, transition_cost
+from recommender.picks import SMOOTH_WINDOW, WEAK_PICK, smooth_order, transition_cost
 from recommender.similarity import ContentSimilarity
 from tests.reco_helpers import DAY, GROUPS, NOW, add_tracks, plays, standard_library
 
@@ -239,6 +239,25 @@ def test_queue_order_is_smooth_and_the_best_come_first(db_path: Path) -> None:
     assert all(len({*keys[i:i + 3]}) == len(keys[i:i + 3]) for i in range(len(keys) - 2))
 
 
+def test_an_artist_ranked_late_is_spaced_before_the_end(db_path: Path) -> None:
+    """Three tracks by one artist ranked after six others: left for last, two would end
+    the queue side by side; the first of them comes early enough for all to be spaced."""
+    conn = connect(db_path)
+    standard_library(conn, per_style=16)  # four tracks per artist and style
+    snap = _engine(conn).snapshot()
+    keys = snap.sim.artist_keys_
+    by_artist: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        by_artist.setdefault(key, []).append(row)
+    artists = sorted(by_artist)
+    late = by_artist[artists[0]][:3]
+    ranked = [by_artist[a][0] for a in artists[1:7]] + late
+    order = smooth_order(snap, ranked)
+    assert sorted(order) == sorted(ranked) and order[0] == ranked[0]
+    at = sorted(order.index(r) for r in late)
+    assert all(b - a >= 3 for a, b in itertools.pairwise(at)), at
+
+
 def test_weak_discoveries_say_they_are_a_change_and_come_last(library) -> None:  # type: ignore[no-untyped-def]
     conn, ids, labels = library
     style = dict(zip(ids, labels, strict=True))
@@ -257,3 +276,44 @@ def test_weak_discoveries_say_they_are_a_change_and_come_last(library) -> None: 
     first_weak = min(at[p.track_id] for p in weak)
     assert max(i for i, p in enumerate(picks) if p not in weak) - first_weak < SMOOTH_WINDOW
     assert all(at[p.track_id] < first_weak for p in picks if p.kind != "discovery")
+
+
+def test_one_artist_filling_the_taste_stays_spaced_to_the_end(db_path: Path) -> None:
+    """A history of one artist with many close tracks: the queue and the radio still
+    space artists all the way down, taking that artist at most once in three."""
+    from tests.reco_helpers import DIM, add_features
+
+    conn = connect(db_path)
+    # One neighbourhood of sound: the dominant artist's 12 tracks at its centre, 36 tracks
+    # of five other artists around them, a little farther.
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], [12, 36])
+    centre = rng.normal(0, 1, DIM)
+    vecs = (centre + rng.normal(0, 1, (48, DIM)) * np.where(labels == 0, 0.3, 0.8)[:, None]
+            ).astype(np.float32)
+    specs = [dict(title=f"song {i}", artist="Dominant" if lab == 0 else f"Other {i % 5}",
+                  album=f"album {i // 3}") for i, lab in enumerate(labels)]
+    ids = add_tracks(conn, specs)
+    add_features(conn, dict(zip(ids, vecs, strict=True)))
+    dominant = [t for t, lab in zip(ids, labels, strict=True) if lab == 0]
+    plays(conn, [(t, NOW - (d + 2) * DAY + k * 300, False)
+                 for d in range(15) for k, t in enumerate(dominant[:4])])
+    engine = _engine(conn)
+    artist = {t: s["artist"] for t, s in zip(ids, specs, strict=True)}
+
+    def check(picks: list) -> None:  # type: ignore[type-arg]
+        names = [artist[p.track_id] for p in picks]
+        n = len(names)
+        assert names.count("Dominant") <= -(-n // 3), names
+        assert all(len(set(names[i:i + 3])) == len(names[i:i + 3]) for i in range(n - 2)), " | ".join(names)
+
+    queue = engine.for_you(30, adventurousness=0.5, now=NOW)
+    assert len(queue) == 30
+    check(queue)
+    # Play similar lets a close track by the seed's artist come before a much weaker one
+    # (picks.select), yet takes it at most once in three, and spaces the weak picks.
+    radio = engine.similar([dominant[0]], 20)
+    names = [artist[p.track_id] for p in radio]
+    assert names[0] == "Dominant" and 3 <= names.count("Dominant") <= 7, names
+    top = max(p.score for p in radio)
+    check([p for p in radio if p.score < WEAK_PICK * top])
