@@ -268,11 +268,25 @@ def test_window_remembers_view_and_columns(qtbot, db_path: Path, tmp_path: Path,
     col = w.songs.table.track_model().column_of("last_played")
     w.songs.table.setColumnHidden(col, False)
     w.songs.table._save_columns()
+
+    def foryou_order(win: MainWindow) -> list[str]:
+        table, model = win.foryou.table, win.foryou.model
+        header = table.horizontalHeader()
+        cols = sorted((c for c in range(model.columnCount()) if not table.isColumnHidden(c)),
+                      key=header.visualIndex)
+        return [model.column_key(c) for c in cols]
+
+    first = foryou_order(w)
+    assert first[:4] == ["actions", "title", "artist", "why"]
+    w.queue_panel.table.setColumnWidth(w.queue_model.column_of("title"), 231)
     w.close()
-    again = _window(qtbot, db_path, tmp_path)
-    qtbot.waitUntil(lambda: again.current_view() == "albums", timeout=WAIT_MS)
-    assert not again.songs.table.isColumnHidden(col)
-    again.close()
+    for _ in range(2):  # the defaults are laid out once, not again over what was saved
+        again = _window(qtbot, db_path, tmp_path)
+        qtbot.waitUntil(lambda: again.current_view() == "albums", timeout=WAIT_MS)
+        assert not again.songs.table.isColumnHidden(col)
+        assert foryou_order(again) == first
+        assert again.queue_panel.table.columnWidth(again.queue_model.column_of("title")) == 231
+        again.close()
 
 
 @pytest.mark.slow

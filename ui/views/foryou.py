@@ -59,16 +59,18 @@ class ForYouPage(QWidget):
         self.model = TrackTableModel(conn, self, columns=FOR_YOU_COLUMNS, extra_header="Why")
         self.table = TrackTableView(self.model, "foryou", settings, sortable=False,
                                     visible=("title", "artist", "duration", "actions"))
-        # The reason is what this page is about: show it right after who and what.
         header = self.table.horizontalHeader()
-        header.moveSection(header.visualIndex(self.model.columnCount() - 1), 2)
-        header.moveSection(header.visualIndex(self.model.column_of("actions")), 0)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(self.model.columnCount() - 1,
                                     QHeaderView.ResizeMode.Stretch)
-        for key, width in (("title", 200), ("artist", 150), ("album", 150), ("play_count", 50)):
-            self.table.setColumnWidth(self.model.column_of(key), width)
-        self.table.setColumnWidth(self.model.column_of("actions"), 64)
+        if not self.table.restored:
+            # The reason is what this page is about: show it right after who and what.
+            header.moveSection(header.visualIndex(self.model.columnCount() - 1), 2)
+            header.moveSection(header.visualIndex(self.model.column_of("actions")), 0)
+            for key, width in (("title", 200), ("artist", 150), ("album", 150),
+                               ("play_count", 50)):
+                self.table.setColumnWidth(self.model.column_of(key), width)
+            self.table.setColumnWidth(self.model.column_of("actions"), 64)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 0)
         head = QHBoxLayout()

@@ -289,8 +289,9 @@ class QueuePanel(QWidget):
         self.table.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.table.setDragDropOverwriteMode(False)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(model.column_of("title"), 170)
-        self.table.setColumnWidth(model.column_of("artist"), 120)
+        if not self.table.restored:
+            self.table.setColumnWidth(model.column_of("title"), 170)
+            self.table.setColumnWidth(model.column_of("artist"), 120)
         self.table.play_requested.connect(lambda _ids, row: self.activate_row.emit(row))
         layout.addWidget(self.table, 1)
         shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)

@@ -71,8 +71,10 @@ class TrackTableView(QTableView):
             header.setSortIndicator(model.column_of("artist"), Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(sortable)
         state = settings.value(f"columns/{settings_key}")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            header.restoreState(state)
+        # restored: the user's own columns came back; a page lays out its defaults only
+        # when this is False (moved or resized again, they would undo the user's).
+        self.restored = bool(isinstance(state, QByteArray) and not state.isEmpty()
+                             and header.restoreState(state))
         header.sectionResized.connect(self._save_columns)
         header.sectionMoved.connect(self._save_columns)
         header.sortIndicatorChanged.connect(self._save_columns)
