@@ -282,7 +282,8 @@ def test_window_remembers_view_and_columns(qtbot, db_path: Path, tmp_path: Path,
     w.close()
     for _ in range(2):  # the defaults are laid out once, not again over what was saved
         again = _window(qtbot, db_path, tmp_path)
-        qtbot.waitUntil(lambda: again.current_view() == "albums", timeout=WAIT_MS)
+        qtbot.waitUntil(functools.partial(lambda win: win.current_view() == "albums", again),
+                        timeout=WAIT_MS)
         assert not again.songs.table.isColumnHidden(col)
         assert foryou_order(again) == first
         assert again.queue_panel.table.columnWidth(again.queue_model.column_of("title")) == 231
