@@ -146,6 +146,7 @@ class Radio:
         self.seeds = list(seeds)
         self.memory = memory  # how fast older plays fade from the steering
         self.history: list[tuple[TrackId, bool]] = []  # (track, skipped), oldest first
+        self.given: list[TrackId] = []  # every pick next() returned, in order
 
     def played(self, track_id: TrackId, skipped: bool = False) -> None:
         """Tell the radio a track was heard (or skipped early)."""
@@ -169,6 +170,11 @@ class Radio:
                 continue
             fade = self.memory ** age
             extra.append((int(row), -0.8 * fade if skipped else 0.6 * fade))
-        avoid = [int(r) for r in played_rows if r >= 0]
-        recent = [int(r) for r in played_rows[-3:] if r >= 0]
-        return similar(snap, seed_rows, n, extra=extra, avoid=avoid, recent=recent, kind="radio")
+        # Never a track heard since, nor one given before: those are still in the queue
+        # or were passed over. The new picks follow the last ones given: spaced from them.
+        given_rows = sim.rows_of(self.given)
+        avoid = [int(r) for r in (*played_rows, *given_rows) if r >= 0]
+        recent = [int(r) for r in (given_rows if len(self.given) else played_rows)[-3:] if r >= 0]
+        picks = similar(snap, seed_rows, n, extra=extra, avoid=avoid, recent=recent, kind="radio")
+        self.given.extend(p.track_id for p in picks)
+        return picks

@@ -193,6 +193,9 @@ def test_radio_steers_away_from_skips(library) -> None:  # type: ignore[no-untyp
     assert not {p.track_id for p in later} & {p.track_id for p in first}
     assert sum(style[p.track_id] == 0 for p in later) > sum(style[p.track_id] == 3 for p in later)
     assert all(p.kind == "radio" and p.why for p in later)
+    # Asked again before anything more is heard (the picks are still queued): new ones.
+    again = radio.next(6)
+    assert again and not {p.track_id for p in again} & {p.track_id for p in first + later}
 
 
 def test_liked_track_is_a_strong_positive(library) -> None:  # type: ignore[no-untyped-def]

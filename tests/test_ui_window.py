@@ -181,6 +181,32 @@ def test_context_menu_play_similar_fills_the_queue(qtbot, window: MainWindow) ->
     assert w.statusBar().currentMessage().startswith("No similar tracks: this track has no tags")
 
 
+def test_the_radio_keeps_going_when_its_queue_runs_low(qtbot, db_path: Path,
+                                                        tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Play similar queues 25 picks; near their end the radio adds more, new ones."""
+    folder = tmp_path / "many"
+    for i in range(48):
+        make_track(folder / f"{i:02d}.flac", tone(200 + 10 * i, 0.3), title=f"Song {i}",
+                   artist=f"Band {i % 8}", album=f"Album {i % 8}",
+                   genre="Jazz" if i % 2 else "Rock", date=str(1970 + i % 3))
+    scan([folder], db_path)
+    w = _window(qtbot, db_path, tmp_path)
+    seed = browse.track_ids(w.conn)[0]
+    w.play_similar([seed])
+    qtbot.waitUntil(lambda: len(w.playback.queue.items) > 1, timeout=60_000)
+    first = [i.track_id for i in w.playback.queue.items]
+    assert len(first) == 26 and first[0] == seed
+    w.playback.jump_to(len(first) - 2)  # two left: the radio is asked for more
+    qtbot.waitUntil(lambda: len(w.playback.queue.items) > len(first), timeout=60_000)
+    items = w.playback.queue.items
+    added = [i.track_id for i in items[len(first):]]
+    assert added and not set(added) & set(first)
+    assert len(set(added)) == len(added)
+    assert all(i.source == "radio" and i.why for i in items[len(first):])
+    w.playback.stop()
+    w.close()
+
+
 def test_play_similar_on_a_track_of_a_removed_folder_says_why(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     """History rows outlive their folder; Play similar on one starts no radio and says why."""
     from player.library import list_roots, remove_root
