@@ -203,6 +203,25 @@ def test_the_radio_keeps_going_when_its_queue_runs_low(qtbot, db_path: Path,
     assert added and not set(added) & set(first)
     assert len(set(added)) == len(added)
     assert all(i.source == "radio" and i.why for i in items[len(first):])
+
+    # A ban or "not this" takes the radio's queued picks out, not what the user queued.
+    def artist_of(tid: TrackId) -> str | None:
+        return browse.rows(w.conn, [tid])[tid].artist
+
+    playing = w.playback.queue.current_item()
+    assert playing is not None
+    band = artist_of(w.playback.queue.items[3].track_id)
+    mine = next(t for t in browse.track_ids(w.conn) if artist_of(t) == band)
+    w.playback.enqueue([mine])  # queued by hand (a radio may have queued it too)
+    w.actions_.ban_artist([w.playback.queue.items[3].track_id])
+    left = [(i.track_id, i.source) for i in w.playback.queue.items]
+    assert [t for t, src in left if artist_of(t) == band and src == "radio"] in (
+        [], [playing.track_id])
+    assert (mine, "library") in left
+    unwanted = next(t for t, src in left if src == "radio" and t != playing.track_id)
+    w.actions_.not_this([unwanted])
+    assert unwanted not in {i.track_id for i in w.playback.queue.items}
+    assert w.playback.queue.current_item() == playing  # what plays goes on
     w.playback.stop()
     w.close()
 

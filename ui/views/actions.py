@@ -15,13 +15,22 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QWidget
 from player import browse, playlists
 from player.library import missing_reason, missing_tracks
 from player.models import TrackId
+from player.queue import PlayQueue
 from ui.views.icons import icon
 
 log = logging.getLogger(__name__)
 
 
+RECOMMENDED = ("radio", "foryou")
+"""Queue sources a recommender filled: a ban or "not this" takes its tracks out."""
+
+
 class PlayerPort(Protocol):
     """What the window asks of playback."""
+
+    @property
+    def queue(self) -> PlayQueue: ...
+    def remove(self, indices: list[int]) -> None: ...
 
     def play_tracks(self, ids: list[TrackId], *, start: int = 0, source: str = "library",
                     source_ref: str | None = None,
@@ -111,6 +120,8 @@ class TrackActions(QObject):
 
         for tid in ids:
             feedback.not_this(self._conn, tid)
+        unwanted = set(ids)
+        self._drop_upcoming_picks(lambda queued: {t for t in queued if t in unwanted})
         self.message.emit(_count(ids, "won't be recommended"))
         self.feedback_changed.emit()
 
@@ -131,8 +142,35 @@ class TrackActions(QObject):
         for name in names:
             feedback.ban_artist(self._conn, name)
         if names:
+            from recommender.picks import credited_artists
+            from recommender.similarity import normalise_text
+
+            banned = {normalise_text(part) for name in names for part in name.split(";")} - {""}
+
+            def by_them(queued: Sequence[TrackId]) -> set[TrackId]:
+                return {tid for tid, r in browse.rows(self._conn, queued).items()
+                        if any(normalise_text(a) in banned
+                               for a in credited_artists(r.artist, r.albumartist))}
+
+            self._drop_upcoming_picks(by_them)
             self.message.emit(f"Banned from recommendations: {', '.join(names)}")
         self.feedback_changed.emit()
+
+    def _drop_upcoming_picks(self, unwanted: Callable[[Sequence[TrackId]], set[TrackId]]) -> None:
+        """Take the tracks a recommender queued (a radio's, For you's) out of the queue
+        when they are now unwanted; what the user queued stays, and so does the one
+        playing. (All of them, not only those after it: with shuffle on, any may be next.)"""
+        if self.player is None:
+            return
+        queue = self.player.queue
+        upcoming = [(i, item) for i, item in enumerate(queue.items)
+                    if i != queue.current and item.source in RECOMMENDED]
+        if not upcoming:
+            return
+        gone = unwanted([item.track_id for _, item in upcoming])
+        drop = [i for i, item in upcoming if item.track_id in gone]
+        if drop:
+            self.player.remove(drop)
 
     def rate(self, ids: Sequence[TrackId], stars: int) -> None:
         """Give the tracks 1..5 stars; 0 removes their rating."""
