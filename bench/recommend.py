@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from player.models import Play, Track, TrackId  # noqa: E402
+from player.models import NOT_THIS, Play, Track, TrackId  # noqa: E402
 from recommender.collaborative import CoListening  # noqa: E402
 from recommender.engine import Engine, give_back_memory  # noqa: E402
 from recommender.features import FEATURE_NAMES  # noqa: E402
@@ -73,6 +73,7 @@ class SyntheticSource:
         # aggregates too (a max over 1,000,000 play ids per query would be timed as ours).
         self.last_play_id = self.log.last_play_id
         self.banned_artists: list[str] = []
+        self.feedback_events: list[FeedbackEvent] = []
 
     def _history(self, rng: np.random.Generator, n_plays: int, n_clusters: int) -> PlayLog:
         """Sessions of ~12 plays, each around a few favourite clusters, over ~3 years."""
@@ -129,13 +130,14 @@ class SyntheticSource:
         return Bans(artists=frozenset(self.banned_artists))
 
     def feedback(self) -> Sequence[FeedbackEvent]:
-        return []
+        return list(self.feedback_events)
 
     def moods(self) -> Mapping[TrackId, tuple[str, ...]]:
         return {}
 
     def revision(self) -> Revision:
-        return Revision((self.n,), (self.n,), self.last_play_id, tuple(self.banned_artists))
+        return Revision((self.n,), (self.n,), self.last_play_id,
+                        (*self.banned_artists, len(self.feedback_events)))
 
 
 def _mask_per_track(sim: object, names: Sequence[str]) -> np.ndarray:
@@ -275,6 +277,22 @@ def main() -> None:
     print(f"For you right after banning an artist: {after_ban[0]:.0f} ms the first time, then "
           f"{after_ban[1]:.0f} and {after_ban[2]:.0f} ms (the ban mask the old way, every "
           f"track's names normalised: {old_ms:.0f} ms each time)")
+    # Years of "not this": 300 events, then one more; the new one is scored on its own.
+    from recommender.picks import feedback_penalty
+
+    source.feedback_events.extend(
+        FeedbackEvent(TrackId(int(t)), NOT_THIS, float(k))
+        for k, t in enumerate(rng.choice(source.ids, 300, replace=False)))
+    engine.for_you(20)
+    source.feedback_events.append(FeedbackEvent(TrackId(int(source.ids[5])), NOT_THIS, 301.0))
+    t0 = time.perf_counter()
+    engine.for_you(20)
+    one_more_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    feedback_penalty(engine.snapshot().sim, source.feedback_events)
+    all_ms = (time.perf_counter() - t0) * 1000
+    print(f"For you right after a 'not this', 300 given before: {one_more_ms:.0f} ms (scoring "
+          f"all 301 again, as before: {all_ms:.0f} ms more)")
     del engine
     gc.collect()
 

@@ -61,6 +61,7 @@ class Snapshot:
     banned_: np.ndarray = field(init=False)
     penalty_: np.ndarray = field(init=False)
     penalised_: np.ndarray = field(init=False)  # the rows with a penalty (few)
+    applied_feedback_: tuple[FeedbackEvent, ...] = field(init=False, default=())
     cf_rows_: np.ndarray = field(init=False)
     log_rows_: np.ndarray = field(init=False)
     # Derived from the history, dropped whenever plays are added (see foryou.taste).
@@ -77,9 +78,19 @@ class Snapshot:
         self.cache_ = {}
 
     def refresh_feedback(self) -> None:
-        """Recompute the ban mask and the feedback penalties."""
+        """Recompute the ban mask and the feedback penalties (only the new events' when
+        the earlier ones are unchanged: a "not this" scores the library once, not once
+        per event ever given)."""
         self.banned_ = banned_mask(self.sim, self.bans)
-        self.penalty_ = feedback_penalty(self.sim, self.feedback)
+        events = tuple(self.feedback)
+        done = self.applied_feedback_
+        if done and events[:len(done)] == done:
+            # On a copy: a recommendation running on another thread may be reading it.
+            self.penalty_ = feedback_penalty(self.sim, events[len(done):],
+                                             into=self.penalty_.copy())
+        else:
+            self.penalty_ = feedback_penalty(self.sim, events)
+        self.applied_feedback_ = events
         self.penalised_ = np.flatnonzero(self.penalty_ != 1.0)
 
     def penalise(self, score: np.ndarray) -> np.ndarray:
@@ -169,11 +180,19 @@ def _credited_rows(sim: ContentSimilarity) -> dict[str, np.ndarray]:
     return index
 
 
-def feedback_penalty(sim: ContentSimilarity, events: Sequence[FeedbackEvent]) -> np.ndarray:
-    """Return a multiplier per row (1 = untouched) from "not this" / "less like this"."""
-    factor = np.ones(len(sim), np.float32)
-    if not events:
-        return factor
+_PENALTY_CHUNK = 64
+"""Feedback events scored at once: a (tracks x events) matrix for years of "not this"
+would be hundreds of MB at 100,000 tracks."""
+
+
+def feedback_penalty(sim: ContentSimilarity, events: Sequence[FeedbackEvent],
+                     into: np.ndarray | None = None) -> np.ndarray:
+    """Return a multiplier per row (1 = untouched) from "not this" / "less like this".
+
+    into: multipliers already holding earlier events, multiplied in place by these (the
+    factors multiply, so events can be applied as they come).
+    """
+    factor = np.ones(len(sim), np.float32) if into is None else into
     by_kind: dict[str, list[int]] = {}
     for e in events:
         by_kind.setdefault(e.kind, []).append(int(e.track_id))
@@ -181,14 +200,14 @@ def feedback_penalty(sim: ContentSimilarity, events: Sequence[FeedbackEvent]) ->
         own, reach, strength = FEEDBACK_RULES.get(kind, FEEDBACK_RULES[LESS_LIKE_THIS])
         rows = sim.rows_of(np.asarray(ids, np.int64))
         rows = rows[rows >= 0]
-        if rows.size == 0:
-            continue
-        per_seed = sim.seed_scores(rows)
-        for j, row in enumerate(rows):
-            near = sim.top(per_seed[:, j], reach + 1)
-            s = np.clip(per_seed[near, j], 0.0, 1.0)
-            factor[near] *= 1.0 - strength * s
-            factor[row] *= own
+        for start in range(0, rows.size, _PENALTY_CHUNK):
+            chunk = rows[start:start + _PENALTY_CHUNK]
+            per_seed = sim.seed_scores(chunk)
+            for j, row in enumerate(chunk):
+                near = sim.top(per_seed[:, j], reach + 1)
+                s = np.clip(per_seed[near, j], 0.0, 1.0)
+                factor[near] *= 1.0 - strength * s
+                factor[row] *= own
     return factor
 
 

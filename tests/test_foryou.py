@@ -198,6 +198,25 @@ def test_radio_steers_away_from_skips(library) -> None:  # type: ignore[no-untyp
     assert again and not {p.track_id for p in again} & {p.track_id for p in first + later}
 
 
+def test_feedback_penalties_added_one_by_one_equal_the_whole(library) -> None:  # type: ignore[no-untyped-def]
+    """Each "not this" is scored as it comes, on top of the earlier ones; the result is
+    the same as scoring them all at once, across more events than one scoring batch."""
+    from recommender.picks import feedback_penalty
+
+    conn, ids, _ = library
+    engine = _engine(conn)
+    engine.snapshot()
+    for k in range(70):
+        tid = ids[(7 * k) % len(ids)]
+        (fb.not_this if k % 3 else fb.less_like_this)(conn, tid, at=NOW + k)
+        if k % 9 == 0 or k == 69:
+            snap = engine.snapshot()  # catches up with the events given since
+    whole = feedback_penalty(snap.sim, SqliteLibrarySource(conn).feedback())
+    np.testing.assert_allclose(snap.penalty_, whole, rtol=1e-5)
+    assert (whole < 1).sum() > 10
+    assert engine.rebuilds == 1  # feedback never refits the library
+
+
 def test_liked_track_is_a_strong_positive(library) -> None:  # type: ignore[no-untyped-def]
     conn, ids, labels = library
     ambient = [t for t, s in zip(ids, labels, strict=True) if s == 2]
