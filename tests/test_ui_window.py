@@ -226,6 +226,28 @@ def test_the_radio_keeps_going_when_its_queue_runs_low(qtbot, db_path: Path,
     w.close()
 
 
+def test_ban_artist_on_a_shared_credit_bans_the_main_artist(qtbot, db_path: Path,
+                                                             tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A track by "Main; Guest": Ban artist bans Main (the whole credit matched nothing)."""
+    folder = tmp_path / "credits"
+    for i, artist in enumerate((["Main", "Guest"], "Main", "Main", "Guest", "Other", "Other")):
+        make_track(folder / f"{i}.flac", tone(300 + 40 * i, 0.3), title=f"Song {i}",
+                   artist=artist, genre="Jazz")
+    scan([folder], db_path)
+    w = _window(qtbot, db_path, tmp_path)
+    by_title = {r.title: r for r in browse.rows(w.conn, browse.track_ids(w.conn)).values()}
+    w.actions_.ban_artist([by_title["Song 0"].id])
+    assert w.statusBar().currentMessage() == "Banned from recommendations: Main"
+    from player.library_source import SqliteLibrarySource
+    from recommender.engine import Engine
+
+    engine = Engine(SqliteLibrarySource(w.conn))
+    picks = {browse.rows(w.conn, [p.track_id])[p.track_id].title
+             for p in engine.similar([by_title["Song 3"].id], 10)}
+    assert picks == {"Song 4", "Song 5"}  # not Song 0, 1, 2: Main is on them
+    w.close()
+
+
 def test_play_similar_on_a_track_of_a_removed_folder_says_why(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     """History rows outlive their folder; Play similar on one starts no radio and says why."""
     from player.library import list_roots, remove_root

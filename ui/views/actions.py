@@ -135,17 +135,19 @@ class TrackActions(QObject):
         self.feedback_changed.emit()
 
     def ban_artist(self, ids: Sequence[TrackId]) -> None:
-        """Never recommend the artists of these tracks."""
+        """Never recommend the artist of these tracks: each one's first credited artist
+        (of "Main; Guest", Main: the whole credit is not a name a ban could match)."""
         from player import feedback
 
-        names = sorted({r.artist for r in browse.rows(self._conn, ids).values() if r.artist})
+        names = sorted({first for r in browse.rows(self._conn, ids).values()
+                        if (first := (r.artist or "").split(";")[0].strip())})
         for name in names:
             feedback.ban_artist(self._conn, name)
         if names:
             from recommender.picks import credited_artists
             from recommender.similarity import normalise_text
 
-            banned = {normalise_text(part) for name in names for part in name.split(";")} - {""}
+            banned = {normalise_text(name) for name in names} - {""}
 
             def by_them(queued: Sequence[TrackId]) -> set[TrackId]:
                 return {tid for tid, r in browse.rows(self._conn, queued).items()
