@@ -222,6 +222,20 @@ def test_the_radio_keeps_going_when_its_queue_runs_low(qtbot, db_path: Path,
     w.actions_.not_this([unwanted])
     assert unwanted not in {i.track_id for i in w.playback.queue.items}
     assert w.playback.queue.current_item() == playing  # what plays goes on
+
+    # A small library: the radio runs out of tracks to offer, and says so once.
+    for _ in range(10):
+        if "offered every track" in w.statusBar().currentMessage():
+            break
+        size = len(w.playback.queue.items)
+        last_radio = max(n for n, i in enumerate(w.playback.queue.items) if i.source == "radio")
+        w.playback.jump_to(last_radio)  # not the track queued by hand: that ends the radio
+        qtbot.waitUntil(lambda: len(w.playback.queue.items) > size  # noqa: B023
+                        or "offered every track" in w.statusBar().currentMessage(),
+                        timeout=60_000)
+    assert "offered every track" in w.statusBar().currentMessage()
+    ids = [i.track_id for i in w.playback.queue.items if i.source == "radio"]
+    assert len(ids) == len(set(ids))  # and never offered one twice
     w.playback.stop()
     w.close()
 

@@ -89,6 +89,11 @@ class Listening:
     def _on_recs_radio_more(self, picks: list[Any]) -> None:
         if self.playback is not None and picks:
             self.playback.enqueue([p.track_id for p in picks], source="radio", why=_reasons(picks))
+        elif not picks and self._radio_seeds:  # said once per radio, not at every track
+            self._radio_seeds = []
+            self.statusBar().showMessage(
+                "The radio has offered every track of the library that fits: it ends with "
+                "the queue", 8000)
 
     def _on_recs_picks_ready(self, picks: list[Any]) -> None:
         self.foryou.set_picks(picks)
