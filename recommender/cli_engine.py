@@ -230,12 +230,12 @@ def cmd_ban(args: argparse.Namespace) -> int:
             print(f"Lifted the ban on {_plain(args.artist)}.")
         else:
             try:
-                name = fb.ban_artist(conn, args.artist)
+                fb.ban_artist(conn, args.artist)
             except ValueError as exc:
                 print(f"timbre: {exc}", file=sys.stderr)
                 return 2
+            name = _library_spelling(conn, args.artist)
             print(f"Banned the artist {_plain(name)}: never recommended again.")
-            _warn_unknown_artist(conn, args.artist)
         return 0
     tid = _one_track(conn, args.track)
     if tid is None:
@@ -249,9 +249,9 @@ def cmd_ban(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_unknown_artist(conn: sqlite3.Connection, name: str) -> None:
-    """Say so on stderr when no library track is by the banned artist (a typo bans
-    nothing today), with the library's closest artist names."""
+def _library_spelling(conn: sqlite3.Connection, name: str) -> str:
+    """Return a banned artist's name as the library tags it; when no library track is by
+    them (a typo bans nothing today), say so on stderr with the closest names there."""
     names: dict[str, str] = {}  # normalised -> as tagged
     for artist, albumartist, artists in conn.execute(
             "SELECT DISTINCT artist, albumartist, artists FROM tracks WHERE missing = 0"):
@@ -260,11 +260,12 @@ def _warn_unknown_artist(conn: sqlite3.Connection, name: str) -> None:
             names.setdefault(normalise_text(part), part)
     wanted = normalise_text(name)
     if wanted in names:
-        return
+        return names[wanted]
     close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(_plain(names[c]) for c in close)}?" if close else ""
     print(f"note: no track in the library is by {_plain(name)} yet (the ban holds for tracks "
           f"added later){hint}", file=sys.stderr)
+    return " ".join(name.split())
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:

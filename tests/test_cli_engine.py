@@ -56,8 +56,10 @@ def test_similar_text_output_and_unknown_track(library, capsys) -> None:  # type
 def test_ban_artist_and_track_then_foryou(library, capsys) -> None:  # type: ignore[no-untyped-def]
     conn, ids, _ = library
     plays(conn, [(ids[k], 1.7e9 - d * DAY + k * 300, False) for d in range(5) for k in range(3)])
-    assert run(["ban", "--artist", "Jazz Artist 1"]) == 0
-    assert capsys.readouterr().err == ""  # a library artist: nothing to warn about
+    assert run(["ban", "--artist", " jazz  ARTIST 1"]) == 0
+    said = capsys.readouterr()
+    assert said.err == ""  # a library artist: nothing to warn about
+    assert "Banned the artist Jazz Artist 1:" in said.out  # named as the library tags it
     assert run(["ban", str(ids[2])]) == 0
     assert run(["ban"]) == 2  # neither a track nor an artist
     capsys.readouterr()
