@@ -453,7 +453,8 @@ def _reason(snap: Snapshot, t: Taste, row: int, kind: str, best: int, co: float,
                 return (f"{prefix}often played in the same sessions as {describe(snap.track(src))}"
                         f"{played_suffix(int(t.plays[src]))}")
     if weak:
-        return f"{prefix}something different from what you usually play"
+        usual = "what you usually play" if t.plays.any() else "what you like"
+        return f"{prefix}something different from {usual}"
     if home.get(best) == current:
         return f"{prefix}close to your {current} listening ({describe(snap.track(best))})"
     if t.liked[best]:

@@ -280,6 +280,19 @@ def test_an_artist_ranked_late_is_spaced_before_the_end(db_path: Path) -> None:
     assert all(b - a >= 3 for a, b in itertools.pairwise(at)), at
 
 
+def test_with_likes_and_no_plays_the_fillers_do_not_speak_of_plays(db_path: Path) -> None:
+    conn = connect(db_path)
+    ids, _ = standard_library(conn, per_style=10)
+    fb.like(conn, ids[0])
+    fb.like(conn, ids[1])
+    picks = _engine(conn).for_you(36, adventurousness=1.0, now=NOW)
+    assert [p.why for p in picks if p.track_id in ids[:2]] == ["you liked it"] * 2
+    fillers = [p for p in picks if "something different" in p.why]
+    assert fillers, "a small library with two likes: some picks only fill the list"
+    assert all(p.why.endswith("something different from what you like") for p in fillers)
+    assert not any("play" in p.why for p in picks)  # nothing was played
+
+
 def test_weak_discoveries_say_they_are_a_change_and_come_last(library) -> None:  # type: ignore[no-untyped-def]
     conn, ids, labels = library
     style = dict(zip(ids, labels, strict=True))
