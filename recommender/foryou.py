@@ -273,20 +273,27 @@ def for_you(
 
 def _choose(snap: Snapshot, pools: dict[str, np.ndarray], scores: dict[str, np.ndarray],
             wants: dict[str, int], n: int, just_heard: Sequence[int]) -> dict[int, str]:
-    """Pick each kind's share from its pool, then fill up; return row -> kind, in pick order."""
+    """Pick each kind's share from its pool, then fill up; return row -> kind, in pick order.
+
+    An album heard in the last hours may give as many picks as an artist may (a quarter
+    of the list), not select()'s two: Play similar's cap is about not replaying the seed's
+    album, but here its favourites used up two places and shut out its tracks never
+    heard, the closest discoveries there are.
+    """
     chosen: list[int] = []
     kinds: dict[int, str] = {}
+    album_cap = max(2, -(-n // 4))
     for kind, want in wants.items():
         before = len(chosen)
         select(snap, pools[kind][: 6 * want + 30], want, scores=scores[kind], seeds=just_heard,
-               chosen=chosen)
+               chosen=chosen, album_cap=album_cap)
         kinds.update((r, kind) for r in chosen[before:])
     for kind in wants:  # a short pool leaves room for the others
         if len(chosen) >= n:
             break
         before = len(chosen)
         select(snap, pools[kind], n - len(chosen), scores=scores[kind], seeds=just_heard,
-               chosen=chosen)
+               chosen=chosen, album_cap=album_cap)
         kinds.update((r, kind) for r in chosen[before:])
     return kinds
 
