@@ -193,4 +193,8 @@ def _generate(args: argparse.Namespace) -> int:
     if not args.no_save and not _save(args, name, ids, reason):
         return 1
     _print(snap, name, reason, ids, args.json)
+    asked = args.n or (10 if args.path else 30)
+    if len(ids) < asked and not args.json:
+        print(f"note: {len(ids)} tracks, not {asked}: no more of the library fits",
+              file=sys.stderr)
     return 0

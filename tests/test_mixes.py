@@ -212,6 +212,12 @@ def test_mix_and_generate_commands(styled, capsys: pytest.CaptureFixture[str]) -
     calm = json.loads(capsys.readouterr().out)
     assert {t["id"] for t in calm["tracks"]} <= set(by_style["classical"])
     assert playlist_tracks(conn, get_playlist(conn, "Calm").id) == [t["id"] for t in calm["tracks"]]
+    # Asking for more than fits gives what fits, and says so.
+    assert run(["playlist", "generate", "--mood", "calm", "-n", "40", "--no-save"]) == 0
+    said = capsys.readouterr()
+    listed = [line for line in said.out.splitlines() if line.strip()[:1].isdigit()]
+    assert 4 <= len(listed) <= len(by_style["classical"])
+    assert said.err == f"note: {len(listed)} tracks, not 40: no more of the library fits\n"
     seed = by_style["rock"][0]
     assert run(["playlist", "generate", "--similar", str(seed), "-n", "6", "--name", "R"]) == 0
     saved = playlist_tracks(conn, get_playlist(conn, "R").id)
