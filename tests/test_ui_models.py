@@ -184,3 +184,25 @@ def test_times_keep_the_hour_while_the_day_is_near() -> None:
     assert format_when(at(24, 9, 30), now) == time.strftime("%a 09:30", time.localtime(at(24, 9)))
     assert format_when(at(2, 12, 0), now) == "2026-11-02"
     assert format_when(None, now) == ""
+
+
+def test_for_you_page_says_what_it_is_doing_while_it_has_no_picks(
+        qtbot, conn: sqlite3.Connection, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QSettings
+
+    from recommender.picks import Pick
+    from ui.views.foryou import ForYouPage
+
+    page = ForYouPage(conn, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(page)
+    # At start-up the engine is still being built: not "once your library is analysed".
+    with qtbot.waitSignal(page.refresh_requested):
+        page.request_refresh()
+    assert page.empty.text() == "Finding music for you\u2026" and not page.empty.isHidden()
+    page.set_picks([])
+    assert page.empty.text().startswith("Nothing to recommend yet")
+    tid = add_tracks(conn, 1)[0]
+    page.set_picks([Pick(tid, 1.0, "you liked it", "favourite")])
+    assert page.model.track_ids() == [tid] and page.status.text() == "1 pick"
+    page.request_refresh()  # picks on show stay there while new ones are found
+    assert page.model.track_ids() == [tid] and page.empty.text().startswith("Nothing")

@@ -123,6 +123,8 @@ class ForYouPage(QWidget):
     def request_refresh(self) -> None:
         """Ask for a fresh set of picks."""
         self.status.setText("Finding music for you…")
+        if self._stack.currentIndex() == 1:  # no picks shown: say it is on its way
+            self.empty.setText("Finding music for you…")
         self.refresh_button.setEnabled(False)
         self.refresh_requested.emit(self.COUNT, self.adventurousness(), list(self.likes))
 
@@ -132,7 +134,7 @@ class ForYouPage(QWidget):
         ids = [TrackId(int(p.track_id)) for p in picks]  # type: ignore[attr-defined]
         reasons = {TrackId(int(p.track_id)): str(p.why) for p in picks}  # type: ignore[attr-defined]
         self.model.set_ids(ids, reasons)
-        self.status.setText(f"{len(ids)} picks" if ids else "")
+        self.status.setText(f"{len(ids)} pick{'' if len(ids) == 1 else 's'}" if ids else "")
         cold = bool(picks) and all(getattr(p, "kind", "") == "start" for p in picks)
         if cold:
             self._fill_start_bar()
