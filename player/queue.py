@@ -21,6 +21,7 @@ from player.models import SOURCES, TrackId
 QUEUE_KEY = "playback.queue"
 POSITION_KEY = "playback.position"
 REPEAT_MODES = ("off", "track", "queue")
+LOW_WATER = 3  # a radio's or For you's queue asks for more when this few tracks are left
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,14 @@ class PlayQueue:
         if self.current + 1 < len(self.items):
             return self.current + 1
         return 0 if repeat == "queue" else None
+
+    def running_low(self, repeat: str) -> str | None:
+        """Return "radio" or "foryou" when the track playing came from one and fewer than
+        LOW_WATER tracks follow it (with repeat off): time to ask it for more; else None."""
+        item = self.current_item()
+        if item is None or repeat != "off" or item.source not in ("radio", "foryou"):
+            return None
+        return item.source if len(self.items) - self.current - 1 < LOW_WATER else None
 
     def previous_index(self) -> int | None:
         """Return the index before the current one, or None at the start."""

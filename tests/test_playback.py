@@ -271,3 +271,36 @@ def test_cli_play_logs_history_like_the_window(qtbot, conn: sqlite3.Connection, 
     assert all("“b” by Test" in (i.why or "") for i in saved.items[1:]) and len(saved.items) > 1
     assert run(["play", "12345", "--no-mpris"]) == 2
     assert "no track with id 12345 in the library" in capsys.readouterr().err
+
+
+def test_cli_radio_keeps_going_until_nothing_is_left(qtbot, conn: sqlite3.Connection,  # type: ignore[no-untyped-def]
+                                                     tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`play --similar` is a radio as in the window: -n is only its first batch; more
+    follow as the queue runs low, until every track that fits has been offered once."""
+    from ui.cli import run
+
+    ids = [_track(conn, tmp_path / f"t{i}.wav", 0.6, hz=300 + 40 * i) for i in range(6)]
+    assert run(["play", "--similar", str(ids[0]), "-n", "1", "--no-mpris"]) == 0
+    out = capsys.readouterr().out
+    plays = list(iter_plays(conn))
+    assert [p.end_reason for p in plays] == ["finished"] * 6
+    assert sorted(p.track_id for p in plays) == sorted(ids) and plays[0].track_id == ids[0]
+    assert {p.source for p in plays} == {"radio"}
+    assert out.count("the radio has offered every track of the library that fits") == 1
+    assert out.count("\u25b6 ") == 6  # each started once
+
+
+def test_cli_for_you_keeps_going_until_nothing_is_left(qtbot, conn: sqlite3.Connection,  # type: ignore[no-untyped-def]
+                                                       tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from ui.cli import run
+
+    ids = [_track(conn, tmp_path / f"t{i}.wav", 0.6, hz=300 + 40 * i) for i in range(6)]
+    assert run(["play", "--foryou", "-n", "2", "--no-mpris"]) == 0
+    out = capsys.readouterr().out
+    plays = list(iter_plays(conn))
+    # Each track once (a track heard in the last hours is not offered again), then it ends.
+    assert sorted(p.track_id for p in plays) == sorted(ids)
+    assert {p.source for p in plays} == {"foryou"} and out.count("\u25b6 ") == 6
+    assert out.count("For you has offered every track of the library that fits") == 1

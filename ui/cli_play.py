@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import sys
+from typing import TYPE_CHECKING
 
 from player.cli_common import (
     add_db_option,
@@ -16,7 +17,12 @@ from player.cli_common import (
     positive_int,
 )
 from player.library import find_track, no_track_reason
-from player.models import TrackId
+from player.models import Play, TrackId
+
+if TYPE_CHECKING:
+    from player.playback import PlaybackEngine
+    from recommender.engine import Engine
+    from recommender.radio import Radio
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "play", help="play in the terminal, without a window",
         description="Play a library track (its id or its file path), the For you queue, or "
-        "tracks similar to one. Desktop media keys and playerctl control it over MPRIS; "
+        "a radio of tracks similar to one; For you and the radio keep going until nothing "
+        "left fits. Desktop media keys and playerctl control it over MPRIS; "
         "plays are logged as in the window. Ctrl-C stops.",
     )
     add_db_option(p)
@@ -35,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--for", dest="seconds", type=positive_float, metavar="SECONDS",
                    help="stop after this many seconds")
     p.add_argument("-n", "--count", type=positive_int, default=25,
-                   help="how many tracks --foryou/--similar queue (default 25)")
+                   help="how many tracks --foryou/--similar queue at first; more follow "
+                   "as they play, steered by what is heard and skipped (default 25)")
     p.add_argument("--crossfade", type=float_between(0.0, 10.0), default=0.0, metavar="SECONDS",
                    help="crossfade between tracks, 0-10 s (default 0)")
     p.add_argument("--replaygain", choices=("off", "track", "album"), default="track",
@@ -56,12 +64,57 @@ def resolve_track(conn: sqlite3.Connection, text: str) -> TrackId:
     return track
 
 
+class _Refill:
+    """Keeps a radio or For you going as it plays, as the window does: asks for more
+    picks when the queue runs low, and steers the radio by what was heard and skipped."""
+
+    def __init__(self, engine: Engine, count: int, radio: Radio | None) -> None:
+        self.engine = engine
+        self.count = count
+        self.radio = radio
+        self.ended = False  # nothing left that fits: said once, the queue then runs out
+        self._busy = False  # enqueuing changes the queue again
+
+    def played(self, track_id: TrackId | None, skipped: bool) -> None:
+        if self.radio is not None and track_id is not None:
+            self.radio.played(track_id, skipped=skipped)
+
+    def more(self, playback: PlaybackEngine) -> None:
+        """Queue more picks when the radio's or For you's tracks are about to run out."""
+        source = playback.queue.running_low(playback.repeat)
+        if source is None or self.ended or self._busy:
+            return
+        self._busy = True
+        try:
+            queued = {i.track_id for i in playback.queue.items}
+            if source == "radio" and self.radio is not None:
+                picks = self.radio.next(10)
+            elif source == "foryou":
+                # Asked for enough to have fresh ones past those still queued.
+                picks = [p for p in self.engine.for_you(self.count + len(queued))
+                         if p.track_id not in queued][: self.count]
+            else:
+                return
+            if not picks:
+                self.ended = True
+                what = "the radio" if source == "radio" else "For you"
+                print(f"({what} has offered every track of the library that fits: it ends with "
+                      "the queue)", flush=True)
+                return
+            item = playback.queue.current_item()
+            playback.enqueue([p.track_id for p in picks], source=source,
+                             source_ref=item.source_ref if item else None,
+                             why={p.track_id: p.why for p in picks if p.why})
+        finally:
+            self._busy = False
+
+
 def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
-               ) -> tuple[list[TrackId], str, str | None, dict[TrackId, str]]:
-    """Return the track ids to play, their source and source_ref, and why each
-    recommended track was picked."""
+               ) -> tuple[list[TrackId], str, str | None, dict[TrackId, str], _Refill | None]:
+    """Return the track ids to play, their source and source_ref, why each recommended
+    track was picked, and what keeps a radio or For you going."""
     if args.track:
-        return [resolve_track(conn, args.track)], "library", None, {}
+        return [resolve_track(conn, args.track)], "library", None, {}, None
     from player.cli_common import db_path
     from recommender.cli_engine import build_engine
 
@@ -71,17 +124,20 @@ def _queue_for(conn: sqlite3.Connection, args: argparse.Namespace
         if not picks:
             raise PlayError("For you is empty: scan and analyse the library first")
         ids, source, source_ref = [p.track_id for p in picks], "foryou", None
+        refill = _Refill(engine, args.count, None)
     else:
         seed = resolve_track(conn, args.similar)
-        picks = engine.similar([seed], args.count)
+        radio = engine.radio([seed])
+        picks = radio.next(args.count)
         ids, source, source_ref = [seed] + [p.track_id for p in picks], "radio", str(int(seed))
-    return ids, source, source_ref, {p.track_id: p.why for p in picks if p.why}
+        refill = _Refill(engine, args.count, radio)
+    return ids, source, source_ref, {p.track_id: p.why for p in picks if p.why}, refill
 
 
 def _run(args: argparse.Namespace) -> int:
     conn = open_db(args)
     try:
-        ids, source, source_ref, why = _queue_for(conn, args)
+        ids, source, source_ref, why, refill = _queue_for(conn, args)
     except PlayError as exc:
         print(f"timbre: {exc}", file=sys.stderr)
         conn.close()
@@ -114,9 +170,11 @@ def _run(args: argparse.Namespace) -> int:
         outcome["failed"] += 1
         print(f"✗ {getattr(track, 'title', 'track')}: {reason}", file=sys.stderr, flush=True)
 
-    def on_recorded(play: object) -> None:
-        if getattr(play, "end_reason", "") != "failed":
+    def on_recorded(play: Play) -> None:
+        if play.end_reason != "failed":
             outcome["played"] += 1
+        if refill is not None:
+            refill.played(play.track_id, play.end_reason == "skipped")
 
     def on_state(state: str) -> None:
         if state == "stopped":
@@ -135,6 +193,8 @@ def _run(args: argparse.Namespace) -> int:
     engine.play_recorded.connect(on_recorded)
     engine.state_changed.connect(on_state)
     engine.queue_finished.connect(lambda: QTimer.singleShot(0, app.quit))
+    if refill is not None:
+        engine.queue_changed.connect(lambda: refill.more(engine))
     if mpris is not None:
         mpris.quit_requested.connect(lambda: finish(0, "close"))
 

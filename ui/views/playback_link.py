@@ -15,8 +15,6 @@ from ui.queue_model import drop_moves
 from ui.views.nowplaying import NowPlayingBar, QueuePanel
 from ui.views.recommend import Recommendations
 
-LOW_WATER = 3  # fetch more radio / For you picks when this few tracks are left
-
 
 class PlaybackLink(QObject):
     """Shows what playback does, and turns what the user does into playback calls.
@@ -99,10 +97,9 @@ class PlaybackLink(QObject):
         self._queue_model.set_ids([i.track_id for i in queue.items], reasons)
         self._queue_model.set_current(item.track_id if item else None)
         self._panel.heading.setText(f"Queue · {len(queue.items)}")
-        left = len(queue.items) - queue.current - 1
-        if item is not None and left < LOW_WATER and self.pb.repeat == "off" \
-                and item.source in ("radio", "foryou"):
-            self.queue_low.emit(item.source)
+        low = queue.running_low(self.pb.repeat)
+        if low is not None:
+            self.queue_low.emit(low)
 
     def _on_playback_play_recorded(self, play: Any) -> None:
         if play.track_id is not None:
