@@ -189,8 +189,9 @@ def for_you(
     stale = (gap_days >= REDISCOVER_AFTER_DAYS) & ((t.plays >= 3) | t.liked)
     redisc = np.where(stale, np.maximum(t.affinity, 0) * np.clip(gap_days / 90.0, 0, 1), 0.0) * pen
 
-    # Discoveries: close to the strongest tracks of the profile, in both spaces.
-    positive = np.where(snap.banned_, 0.0, np.maximum(t.affinity, 0.0))
+    # Discoveries: close to the strongest tracks of the profile, in both spaces; never
+    # from a track the user said "not this" or "less like this" to, however played.
+    positive = np.where(snap.banned_ | snap.judged_, 0.0, np.maximum(t.affinity, 0.0))
     seeds = sim.top(positive, N_SEEDS, positive <= 0)
     sw = (positive[seeds] / positive[seeds].max()).astype(np.float32) if seeds.size else np.zeros(0, np.float32)
     per = sim.seed_scores(seeds)
@@ -209,6 +210,7 @@ def for_you(
     co = _unit(snap.cf_scores(seeds, sw))
     played_rows = snap.log_rows_[snap.log_rows_ >= 0]
     last_rows = played_rows[-3:]
+    last_rows = last_rows[~snap.judged_[last_rows]]  # nor "often played after" one
     after = _unit(snap.cf_scores(last_rows, np.ones(last_rows.size, np.float32), after=True))
     asked_for = np.full(len(sim), -1, np.int64)
     for gi, (_, rows) in enumerate(groups):  # --like on top of a history counts as taste

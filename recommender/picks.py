@@ -61,6 +61,7 @@ class Snapshot:
     banned_: np.ndarray = field(init=False)
     penalty_: np.ndarray = field(init=False)
     penalised_: np.ndarray = field(init=False)  # the rows with a penalty (few)
+    judged_: np.ndarray = field(init=False)  # True: "not this" or "less like this" was said
     applied_feedback_: tuple[FeedbackEvent, ...] = field(init=False, default=())
     cf_rows_: np.ndarray = field(init=False)
     log_rows_: np.ndarray = field(init=False)
@@ -92,6 +93,10 @@ class Snapshot:
             self.penalty_ = feedback_penalty(self.sim, events)
         self.applied_feedback_ = events
         self.penalised_ = np.flatnonzero(self.penalty_ != 1.0)
+        self.judged_ = np.zeros(len(self.sim), bool)
+        rows = self.sim.rows_of(np.fromiter((int(e.track_id) for e in events), np.int64,
+                                            len(events)))
+        self.judged_[rows[rows >= 0]] = True
 
     def penalise(self, score: np.ndarray) -> np.ndarray:
         """Lower the positive scores of the penalised rows, in place; return score."""

@@ -139,6 +139,25 @@ def test_not_this_lowers_the_track_and_its_neighbours(library) -> None:  # type:
     assert ids[20] in s_before
 
 
+def test_a_track_judged_less_like_this_is_no_longer_evidence(library) -> None:  # type: ignore[no-untyped-def]
+    """Played every evening, then "less like this": no discovery may be offered for being
+    like it (they were, "similar to X, which you played 20 times"), nor after "not this"."""
+    conn, ids, _ = library
+    titles = {tid: t for tid, t in conn.execute("SELECT id, title FROM tracks")}
+
+    def cited(picks: list) -> set[int]:  # type: ignore[type-arg]
+        return {tid for p in picks for tid, t in titles.items() if f"\u201c{t}\u201d" in p.why}
+
+    engine = _engine(conn)
+    before = engine.for_you(20, adventurousness=0.8, now=NOW)
+    assert ids[0] in cited(before)  # the test means something: it was cited
+    fb.less_like_this(conn, ids[0], at=NOW)
+    fb.not_this(conn, ids[1], at=NOW)
+    after = _engine(conn).for_you(20, adventurousness=0.8, now=NOW)
+    assert not {ids[0], ids[1]} & cited(after), [p.why for p in after]
+    assert ids[2] in cited(after)  # the third favourite still speaks for its neighbours
+
+
 def test_recently_played_is_not_offered_and_artists_are_spaced(library) -> None:  # type: ignore[no-untyped-def]
     conn, ids, _ = library
     # A remaster of the track just heard, never played itself: a near-duplicate.
