@@ -282,13 +282,16 @@ def personal_mixes(snap: Snapshot, now: float, clustering: Clustering | None = N
         played = rows[mine & (weight > 0)]
         per_track: Counter[int] = Counter()
         for r, w in zip(played.tolist(), weight[mine & (weight > 0)].tolist(), strict=True):
-            per_track[int(r)] += w
+            if not snap.judged_[r]:  # "not this" / "less like this": not a favourite
+                per_track[int(r)] += w
         seeds = [r for r, _ in per_track.most_common(16)]
         taste = snap.sim.scores(seeds, [per_track[r] for r in seeds])[inside] if seeds \
             else np.zeros(inside.size, np.float32)
         favourite = np.asarray([per_track.get(int(r), 0.0) for r in inside], np.float32)
         favourite = favourite / favourite.max() if favourite.max() > 0 else favourite
-        score = taste * snap.penalty_[inside] + 0.5 * favourite
+        score = taste + 0.5 * favourite
+        pen = snap.penalty_[inside]
+        score = np.where(score > 0, score * pen, score)
         ranked = [int(r) for r in inside[np.argsort(-score, kind="stable")]]
         base = named.get(label, "")
         name = f"Your mix {rank}: {base}" if base and not base.startswith("Mix ") \

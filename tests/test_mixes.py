@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from player.db import connect, transaction
+from player.feedback import not_this
 from player.history import record_plays
 from player.library_source import SqliteLibrarySource
 from player.models import Play, TrackId
@@ -132,6 +133,10 @@ def test_personal_mixes_come_from_what_is_played(styled) -> None:  # type: ignor
     assert not any("rock" in m.name.casefold() for m in listed[1:])
     longer = [m for m in all_mixes(snap, now, length=5) if m.kind == "sound"]
     assert len(longer) == 3  # 5 of the 10: the sound mix's 5 differ from the personal 5
+    # "Not this" on the favourite: it stops leading the mix (to its second half).
+    not_this(conn, favourite)
+    again = personal_mixes(snapshot(conn), now)[0]
+    assert again.tracks[0] != favourite and again.tracks.index(favourite) >= len(again.tracks) // 2
 
 
 def test_mood_playlists_pick_from_descriptors(styled) -> None:  # type: ignore[no-untyped-def]
