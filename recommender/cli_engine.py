@@ -203,6 +203,14 @@ def _one_track(conn: sqlite3.Connection, ref: str) -> TrackId | None:
     return None if ids is None else ids[0]
 
 
+def _named(conn: sqlite3.Connection, tid: TrackId) -> str:
+    """Return '“Title” by Artist (track N)' for a message: the user sees what was meant."""
+    row = conn.execute("SELECT title, artist FROM tracks WHERE id = ?", (int(tid),)).fetchone()
+    title = " ".join(_plain(row[0] if row else "").split()) or "untitled"
+    artist = " ".join(_plain(row[1] if row else "").split())
+    return f"\u201c{title}\u201d{f' by {artist}' if artist else ''} (track {int(tid)})"
+
+
 def cmd_like(args: argparse.Namespace) -> int:
     """Like (or unlike) a track."""
     conn = open_db(args)
@@ -211,10 +219,10 @@ def cmd_like(args: argparse.Namespace) -> int:
         return 1
     if args.undo:
         fb.unlike(conn, tid)
-        print(f"Removed the like of track {tid}.")
+        print(f"Removed the like of {_named(conn, tid)}.")
     else:
         fb.like(conn, tid)
-        print(f"Liked track {tid}.")
+        print(f"Liked {_named(conn, tid)}.")
     return 0
 
 
@@ -242,10 +250,10 @@ def cmd_ban(args: argparse.Namespace) -> int:
         return 1
     if args.undo:
         fb.unban_track(conn, tid)
-        print(f"Lifted the ban on track {tid}.")
+        print(f"Lifted the ban on {_named(conn, tid)}.")
     else:
         fb.ban_track(conn, tid)
-        print(f"Banned track {tid}: never recommended again.")
+        print(f"Banned {_named(conn, tid)}: never recommended again.")
     return 0
 
 
@@ -275,6 +283,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     if tid is None:
         return 1
     fb.add_feedback(conn, tid, args.kind)
-    what = "it and its close neighbours" if args.kind == fb.NOT_THIS else "tracks like it"
+    what = (f"{_named(conn, tid)} and its close neighbours" if args.kind == fb.NOT_THIS
+            else f"tracks like {_named(conn, tid)}")
     print(f"Noted: {what} will come up less.")
     return 0

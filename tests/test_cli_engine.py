@@ -79,9 +79,15 @@ def test_ban_artist_and_track_then_foryou(library, capsys) -> None:  # type: ign
 
 def test_like_and_not_this_are_stored(library, capsys) -> None:  # type: ignore[no-untyped-def]
     conn, ids, _ = library
+    named = {t: f"\u201c{title}\u201d by {artist} (track {t})"
+             for t, title, artist in conn.execute("SELECT id, title, artist FROM tracks")}
     assert run(["like", str(ids[4])]) == 0
     assert run(["not-this", str(ids[5])]) == 0
     assert run(["less-like-this", str(ids[6])]) == 0
+    assert capsys.readouterr().out.splitlines() == [  # each names the track it was about
+        f"Liked {named[ids[4]]}.",
+        f"Noted: {named[ids[5]]} and its close neighbours will come up less.",
+        f"Noted: tracks like {named[ids[6]]} will come up less."]
     assert conn.execute("SELECT track_id FROM likes").fetchall() == [(ids[4],)]
     kinds = conn.execute("SELECT track_id, kind FROM feedback ORDER BY id").fetchall()
     assert kinds == [(ids[5], "not_this"), (ids[6], "less_like_this")]
