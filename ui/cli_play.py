@@ -86,13 +86,14 @@ class _Refill:
             return
         self._busy = True
         try:
-            queued = {i.track_id for i in playback.queue.items}
             if source == "radio" and self.radio is not None:
                 picks = self.radio.next(10)
             elif source == "foryou":
-                # Asked for enough to have fresh ones past those still queued.
-                picks = [p for p in self.engine.for_you(self.count + len(queued))
-                         if p.track_id not in queued][: self.count]
+                # Fresh ones past the tracks still to play. For you itself leaves out what
+                # was heard in the last hours; a track heard before that may come again.
+                ahead = {i.track_id for i in playback.queue.items[max(0, playback.queue.current):]}
+                picks = [p for p in self.engine.for_you(self.count + len(ahead))
+                         if p.track_id not in ahead][: self.count]
             else:
                 return
             if not picks:
