@@ -291,13 +291,14 @@ def test_cli_radio_keeps_going_until_nothing_is_left(qtbot, conn: sqlite3.Connec
     assert out.count("\u25b6 ") == 6  # each started once
 
 
+@pytest.mark.parametrize("crossfade", ["0", "0.3"])  # a fading track is stored late
 def test_cli_for_you_keeps_going_until_nothing_is_left(qtbot, conn: sqlite3.Connection,  # type: ignore[no-untyped-def]
-                                                       tmp_path: Path,
+                                                       tmp_path: Path, crossfade: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     from ui.cli import run
 
     ids = [_track(conn, tmp_path / f"t{i}.wav", 0.6, hz=300 + 40 * i) for i in range(6)]
-    assert run(["play", "--foryou", "-n", "2", "--no-mpris"]) == 0
+    assert run(["play", "--foryou", "-n", "2", "--crossfade", crossfade, "--no-mpris"]) == 0
     out = capsys.readouterr().out
     plays = list(iter_plays(conn))
     # Each track once (a track heard in the last hours is not offered again), then it ends.
