@@ -101,6 +101,11 @@ def _artists(artists_json: str | None, artist: str | None) -> tuple[str, ...]:
     return ()
 
 
+def ran_out(what: str) -> str:
+    """Say that a radio or For you ("the radio") has nothing left to queue."""
+    return f"{what} has offered every track of the library that fits: it ends with the queue"
+
+
 class PlayQueue:
     """An ordered list of items with a current index (-1: nothing current)."""
 

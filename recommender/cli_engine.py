@@ -27,8 +27,9 @@ from player.cli_common import (
 )
 from player.features_store import analysis_errors
 from player.library_source import SqliteLibrarySource
-from player.models import TrackId
+from player.models import Track, TrackId
 from recommender.engine import Engine, default_features_version
+from recommender.explain import describe
 from recommender.foryou import BadLike, parse_likes
 from recommender.picks import Pick, credited_artists
 from recommender.similarity import normalise_text
@@ -206,9 +207,8 @@ def _one_track(conn: sqlite3.Connection, ref: str) -> TrackId | None:
 def _named(conn: sqlite3.Connection, tid: TrackId) -> str:
     """Return '“Title” by Artist (track N)' for a message: the user sees what was meant."""
     row = conn.execute("SELECT title, artist FROM tracks WHERE id = ?", (int(tid),)).fetchone()
-    title = " ".join(_plain(row[0] if row else "").split()) or "untitled"
-    artist = " ".join(_plain(row[1] if row else "").split())
-    return f"\u201c{title}\u201d{f' by {artist}' if artist else ''} (track {int(tid)})"
+    track = Track(id=tid, path="", title=row[0], artist=row[1]) if row else None
+    return f"{_plain(describe(track))} (track {int(tid)})"
 
 
 def cmd_like(args: argparse.Namespace) -> int:

@@ -167,19 +167,20 @@ def _library_track(source: SqliteLibrarySource, ref: str) -> TrackId:
 def _generate(args: argparse.Namespace) -> int:
     engine, source = _engine(args)
     snap = engine.snapshot()
+    asked = args.n or (10 if args.path else 30)
     try:
         if args.mood:
-            ids, reason = mood_playlist(snap, args.mood, args.n or 30)
+            ids, reason = mood_playlist(snap, args.mood, asked)
             name = args.name or args.mood.capitalize()
         elif args.path:
             ends = [_library_track(source, ref) for ref in args.path]
             a, b = ends
-            ids = song_path(snap, a, b, args.n or 10)
+            ids = song_path(snap, a, b, asked)
             reason = path_reason(snap, a, b, len(ids))
             name = args.name or f"Path {a} to {b}"
         else:
             seed = _library_track(source, args.similar)
-            picks = engine.radio([seed]).next((args.n or 30) - 1)
+            picks = engine.radio([seed]).next(asked - 1)
             ids = radio_playlist([p.track_id for p in picks], seed)
             track = engine.track(seed)
             reason = f"A radio seeded by {_plain(track.title) if track else seed}"
@@ -193,7 +194,6 @@ def _generate(args: argparse.Namespace) -> int:
     if not args.no_save and not _save(args, name, ids, reason):
         return 1
     _print(snap, name, reason, ids, args.json)
-    asked = args.n or (10 if args.path else 30)
     if len(ids) < asked and not args.json:
         print(f"note: {len(ids)} tracks, not {asked}: no more of the library fits",
               file=sys.stderr)

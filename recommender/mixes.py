@@ -289,9 +289,7 @@ def personal_mixes(snap: Snapshot, now: float, clustering: Clustering | None = N
             else np.zeros(inside.size, np.float32)
         favourite = np.asarray([per_track.get(int(r), 0.0) for r in inside], np.float32)
         favourite = favourite / favourite.max() if favourite.max() > 0 else favourite
-        score = taste + 0.5 * favourite
-        pen = snap.penalty_[inside]
-        score = np.where(score > 0, score * pen, score)
+        score = snap.penalised(taste + 0.5 * favourite, inside)
         ranked = [int(r) for r in inside[np.argsort(-score, kind="stable")]]
         base = named.get(label, "")
         name = f"Your mix {rank}: {base}" if base and not base.startswith("Mix ") \

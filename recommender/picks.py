@@ -102,9 +102,12 @@ class Snapshot:
         """Lower the positive scores of the penalised rows, in place; return score."""
         rows = self.penalised_
         if rows.size:
-            s = score[rows]
-            score[rows] = np.where(s > 0, s * self.penalty_[rows], s)
+            score[rows] = self.penalised(score[rows], rows)
         return score
+
+    def penalised(self, score: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Return the scores of rows with the positive ones lowered by their penalties."""
+        return np.where(score > 0, score * self.penalty_[rows], score)
 
     def track(self, row: int) -> Track | None:
         """Return the track of a content row."""

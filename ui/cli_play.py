@@ -18,6 +18,7 @@ from player.cli_common import (
 )
 from player.library import find_track, no_track_reason
 from player.models import Play, TrackId
+from player.queue import ran_out
 
 if TYPE_CHECKING:
     from player.playback import PlaybackEngine
@@ -102,8 +103,7 @@ class _Refill:
             if not picks:
                 self.ended = True
                 what = "the radio" if source == "radio" else "For you"
-                print(f"({what} has offered every track of the library that fits: it ends with "
-                      "the queue)", flush=True)
+                print(f"({ran_out(what)})", flush=True)
                 return
             item = playback.queue.current_item()
             playback.enqueue([p.track_id for p in picks], source=source,

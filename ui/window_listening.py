@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QStatusBar
 
 from player import browse
 from player.models import TrackId
+from player.queue import ran_out
 from ui.models import TrackTableModel
 from ui.views.actions import TrackActions
 from ui.views.foryou import ForYouPage
@@ -91,9 +92,7 @@ class Listening:
             self.playback.enqueue([p.track_id for p in picks], source="radio", why=_reasons(picks))
         elif not picks and self._radio_seeds:  # said once per radio, not at every track
             self._radio_seeds = []
-            self.statusBar().showMessage(
-                "The radio has offered every track of the library that fits: it ends with "
-                "the queue", 8000)
+            self.statusBar().showMessage(ran_out("The radio"), 8000)
 
     def _on_recs_picks_ready(self, picks: list[Any]) -> None:
         self.foryou.set_picks(picks)
