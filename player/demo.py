@@ -23,6 +23,7 @@ from player.paths import data_dir
 
 SR = 22_050
 TRACK_SECONDS = 15.0
+RELEASE_S = 0.03  # seconds of fade at the end of every note
 TRACKS_PER_STYLE = 6
 
 ProgressFn = Callable[[int, int], None]
@@ -73,7 +74,11 @@ def _hz(midi: float) -> float:
 
 def _env(n: int, attack_s: float, decay_s: float) -> np.ndarray:
     t = np.arange(n) / SR
-    return np.minimum(1.0, t / max(attack_s, 1e-3)) * np.exp(-t / max(decay_s, 1e-3))
+    # The last RELEASE_S fades to silence: a note cut off mid-decay clicks, and the
+    # analysis rightly hears the click as an onset (the slow piano's notes, 1.5 beats
+    # long, read as 130 BPM through their ends).
+    release = np.clip((n - np.arange(n)) / (RELEASE_S * SR), 0.0, 1.0)
+    return np.minimum(1.0, t / max(attack_s, 1e-3)) * np.exp(-t / max(decay_s, 1e-3)) * release
 
 
 def _note(hz: float, seconds: float, harmonics: tuple[float, ...], attack_s: float,

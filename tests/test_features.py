@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soxr
 
+from player import demo
 from recommender.decode import EXCERPT_S, SR_HZ, DecodeError, decode
 from recommender.features import (
     FEATURE_GROUPS,
@@ -55,6 +56,15 @@ def test_click_track_tempo(bpm: int) -> None:
     assert features.descriptors.tempo_bpm == pytest.approx(bpm, abs=2)
     assert features.descriptors.tempo_confidence > 0.5
     assert features["beat_regularity"] > 0.5
+
+
+def test_demo_slow_piano_is_analysed_at_its_own_slow_tempo() -> None:
+    # Its notes last 1.5 beats; cut off mid-decay they clicked on the off-beats, and the
+    # demo's "Quiet Keys" read as 130 BPM, so its mix was named "fast".
+    piano = demo.STYLES[0]
+    for track in range(2):
+        tempo = extract(demo._render(0, track).astype(np.float32), demo.SR).descriptors.tempo_bpm
+        assert tempo == pytest.approx(piano.bpm, rel=0.08)
 
 
 def test_steady_tone_has_no_confident_tempo() -> None:
