@@ -143,6 +143,12 @@ class PlayQueue:
             return None
         return item.source if len(self.items) - self.current - 1 < LOW_WATER else None
 
+    def still_ahead(self) -> set[TrackId]:
+        """Return the tracks a refill must not queue again: those still to play, the one
+        playing and the one before it (with a crossfade, its play is stored after the next
+        starts). A track further back was heard long enough ago for For you to judge."""
+        return {i.track_id for i in self.items[max(0, self.current - 1):]}
+
     def previous_index(self) -> int | None:
         """Return the index before the current one, or None at the start."""
         return self.current - 1 if self.current > 0 else None

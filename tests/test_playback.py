@@ -220,6 +220,17 @@ def test_queue_operations_and_shuffle_restore() -> None:
     assert PlayQueue.from_json("{not json").items == []
 
 
+def test_a_refill_may_bring_back_a_track_heard_long_ago_in_the_queue() -> None:
+    """A day-long For you queue: what lies behind the track before the current one was
+    heard long ago and is For you's to judge; the rest must not be queued again."""
+    q = PlayQueue()
+    q.replace([TrackId(i) for i in (1, 2, 3, 4, 5)], start=3, source="foryou")
+    assert q.still_ahead() == {3, 4, 5}
+    q.go_to(0)
+    assert q.still_ahead() == {1, 2, 3, 4, 5}
+    assert PlayQueue().still_ahead() == set()
+
+
 def test_queue_keeps_why_a_recommender_picked_a_track_across_a_restart() -> None:
     q = PlayQueue()
     q.replace([TrackId(5), TrackId(6)], source="radio", source_ref="5",

@@ -90,12 +90,9 @@ class _Refill:
             if source == "radio" and self.radio is not None:
                 picks = self.radio.next(10)
             elif source == "foryou":
-                # Fresh ones past the tracks still to play and the one before (with a
-                # crossfade, its play is stored after the next starts). For you itself
-                # leaves out what was heard in the last hours; a track heard before that,
-                # in a day-long queue, may come again.
-                queue = playback.queue
-                ahead = {i.track_id for i in queue.items[max(0, queue.current - 1):]}
+                # For you itself leaves out what was heard in the last hours; a track
+                # heard before that, in a day-long queue, may come again.
+                ahead = playback.queue.still_ahead()
                 picks = [p for p in self.engine.for_you(self.count + len(ahead))
                          if p.track_id not in ahead][: self.count]
             else:

@@ -133,8 +133,11 @@ class Listening:
         if source == "radio":
             self.recs.more_radio()
         elif source == "foryou":
-            queued = {i.track_id for i in self.playback.queue.items}
-            fresh = [p.track_id for p in self._foryou_picks if p.track_id not in queued]
+            # The picks were computed after the last play but one, so what was played
+            # before that is left out by For you itself while it is recent, and may come
+            # again in a day-long session.
+            ahead = self.playback.queue.still_ahead()
+            fresh = [p.track_id for p in self._foryou_picks if p.track_id not in ahead]
             if fresh:
                 self.playback.enqueue(fresh[:10], source="foryou", why=_reasons(self._foryou_picks))
             self.foryou.request_refresh()
