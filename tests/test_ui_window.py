@@ -10,6 +10,7 @@ import functools
 import html
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 from player import browse, demo
-from player.history import iter_plays
-from player.models import TrackId
+from player.history import iter_plays, record_plays
+from player.models import Play, TrackId
 from player.queue import load_queue
 from player.scanner import scan
 from tests.media import chord, make_track, tone
@@ -238,6 +239,24 @@ def test_the_radio_keeps_going_when_its_queue_runs_low(qtbot, db_path: Path,
     assert len(ids) == len(set(ids))  # and never offered one twice
     w.playback.stop()
     w.close()
+
+
+def test_for_you_refill_may_bring_back_a_track_heard_long_ago_in_the_queue(
+        qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """A day-long For you session: a track far back in the queue, heard over 12 hours ago,
+    may be queued again; the tracks still to play and the one just heard are not."""
+    w = window
+    old, previous, playing = browse.track_ids(w.conn)[:3]
+    day_ago = time.time() - 24 * 3600
+    record_plays(w.conn, [Play(track_id=t, started_at=day_ago, ended_at=day_ago + 2,
+                               heard_ms=1500, fraction=1.0) for t in (old, previous)])
+    _click_sidebar(qtbot, w, "foryou")
+    qtbot.waitUntil(lambda: old in w.foryou.model.track_ids(), timeout=60_000)
+    w.playback.play_tracks([old, previous, playing], start=2, source="foryou")
+    added = [i.track_id for i in w.playback.queue.items[3:]]
+    assert old in added and not {previous, playing} & set(added)
+    assert all(i.source == "foryou" for i in w.playback.queue.items[3:])
+    w.playback.stop()
 
 
 def test_ban_artist_on_a_shared_credit_bans_the_main_artist(qtbot, db_path: Path,
