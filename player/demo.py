@@ -77,7 +77,7 @@ def _env(n: int, attack_s: float, decay_s: float) -> np.ndarray:
     # The last RELEASE_S fades to silence: a note cut off mid-decay clicks, and the
     # analysis rightly hears the click as an onset (the slow piano's notes, 1.5 beats
     # long, read as 130 BPM through their ends).
-    release = np.clip((n - np.arange(n)) / (RELEASE_S * SR), 0.0, 1.0)
+    release = np.clip((n / SR - t) / RELEASE_S, 0.0, 1.0)
     return np.minimum(1.0, t / max(attack_s, 1e-3)) * np.exp(-t / max(decay_s, 1e-3)) * release
 
 
